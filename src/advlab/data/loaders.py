@@ -1,0 +1,126 @@
+"""Loaders for user data: ``.npz`` (x, y), CSV with a label column, a folder of images."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advlab.data.datasets import Dataset, split
+from advlab.errors import ConfigError, InputError
+
+
+def _check_range(x: np.ndarray, bounds: tuple[float, float], where: str) -> None:
+    if not np.isfinite(x).all():
+        raise InputError(f"{where}: data contains NaN or inf")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < bounds[0] - 1e-6 or hi > bounds[1] + 1e-6:
+        raise InputError(
+            f"{where}: values span [{lo:g}, {hi:g}], outside bounds {bounds}; rescale or pass bounds"
+        )
+
+
+def load_npz(
+    path: str | Path,
+    *,
+    seed: int = 0,
+    test_size: float = 0.25,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> Dataset:
+    """An ``.npz`` with arrays ``x`` and ``y`` (or ``x_train``/``y_train``/``x_test``/``y_test``).
+
+    Loaded with ``allow_pickle=False``: object arrays are refused.
+    """
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            keys = set(z.files)
+            if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+                ds = Dataset(
+                    p.stem,
+                    z["x_train"].astype(np.float32),
+                    z["y_train"].astype(np.int64),
+                    z["x_test"].astype(np.float32),
+                    z["y_test"].astype(np.int64),
+                    bounds=bounds,
+                )
+            elif {"x", "y"} <= keys:
+                ds = split(p.stem, z["x"], z["y"], seed=seed, test_size=test_size, bounds=bounds)
+            else:
+                raise InputError(f"{p}: expected arrays x and y (or x_train, ...), found {sorted(keys)}")
+    except ValueError as exc:
+        raise InputError(f"{p}: cannot read without pickle ({exc})") from exc
+    ds.kind = "image" if ds.x_train.ndim >= 3 else "tabular"
+    _check_range(ds.x_train, bounds, str(p))
+    return ds
+
+
+def load_csv(
+    path: str | Path,
+    *,
+    label: str = "label",
+    seed: int = 0,
+    test_size: float = 0.25,
+    scale: bool = True,
+) -> Dataset:
+    """A CSV with a header and a label column (integer labels or class names)."""
+    p = Path(path)
+    with p.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if len(rows) < 3:
+        raise InputError(f"{p}: needs a header and at least two rows")
+    header, body = rows[0], rows[1:]
+    if label not in header:
+        raise InputError(f"{p}: no label column {label!r}; columns: {', '.join(header)}")
+    li = header.index(label)
+    feats = [h for i, h in enumerate(header) if i != li]
+    try:
+        x = np.array([[float(v) for i, v in enumerate(r) if i != li] for r in body], dtype=np.float64)
+    except ValueError as exc:
+        raise InputError(f"{p}: non-numeric feature value ({exc})") from exc
+    raw = [r[li] for r in body]
+    classes = sorted(set(raw), key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else s))
+    y = np.array([classes.index(v) for v in raw])
+    if scale:
+        from advlab.data.datasets import minmax
+
+        x = minmax(x)
+    return split(p.stem, x, y, seed=seed, test_size=test_size, class_names=classes, feature_names=feats)
+
+
+def load_image_folder(
+    path: str | Path,
+    *,
+    size: tuple[int, int] | None = None,
+    grayscale: bool = True,
+    seed: int = 0,
+    test_size: float = 0.25,
+) -> Dataset:
+    """A folder with one sub-folder of images per class (needs Pillow: ``pip install pillow``)."""
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ConfigError("loading image folders needs Pillow: pip install pillow") from exc
+    root = Path(path)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    if not classes:
+        raise InputError(f"{root}: expected one sub-folder per class")
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
+    for ci, c in enumerate(classes):
+        for f in sorted((root / c).iterdir()):
+            if f.suffix.lower() not in {".png", ".jpg", ".jpeg", ".bmp", ".gif"}:
+                continue
+            img: Any = Image.open(f).convert("L" if grayscale else "RGB")
+            if size is not None:
+                img = img.resize(size)
+            a = np.asarray(img, dtype=np.float32) / 255.0
+            xs.append(a[None] if grayscale else a.transpose(2, 0, 1))
+            ys.append(ci)
+    shapes = {a.shape for a in xs}
+    if len(shapes) != 1:
+        raise InputError(f"{root}: images differ in size {sorted(shapes)}; pass size=(w, h)")
+    return split(root.name, np.stack(xs), np.array(ys), seed=seed, test_size=test_size,
+                 kind="image", class_names=classes)

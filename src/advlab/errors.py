@@ -1,0 +1,34 @@
+"""Exceptions raised by advlab; each names what was wrong and what was expected."""
+
+from __future__ import annotations
+
+
+class AdvlabError(Exception):
+    """Base class of every error advlab raises on purpose (the CLI prints these in one line)."""
+
+
+class InputError(AdvlabError, ValueError):
+    """Bad input data: wrong shape, out of bounds, NaN/inf, unknown labels."""
+
+
+class ConfigError(AdvlabError, ValueError):
+    """A bad parameter or configuration value."""
+
+
+class AccessError(AdvlabError):
+    """The attack needs more access (scores, gradients) than the target grants."""
+
+
+class BudgetExhausted(AdvlabError):
+    """The target's query budget would be exceeded by the next call."""
+
+
+class UnknownNameError(AdvlabError, KeyError):
+    """An unknown attack, defense or dataset name; the message lists the valid ones."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we do not want that
+        return str(self.args[0]) if self.args else ""
+
+
+class UnsafeFileError(AdvlabError):
+    """A model file that would need code execution to load (e.g. a pickle)."""

@@ -1,0 +1,69 @@
+"""Reference models trained in-process on embedded data, cached by content hash."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from advlab.data import load_dataset
+from advlab.models.arch import build, default_spec
+from advlab.models.io import ModelBundle, load_bundle, save_model
+from advlab.models.train import TrainConfig, accuracy, train_model
+from advlab.utils import stable_hash
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """``$ADVLAB_CACHE`` or ``~/.cache/advlab``."""
+    return Path(os.environ.get("ADVLAB_CACHE", Path.home() / ".cache" / "advlab"))
+
+
+def reference_model(
+    dataset: str = "digits",
+    *,
+    arch: str | None = None,
+    train: TrainConfig | None = None,
+    data_seed: int = 0,
+    device: str = "cpu",
+    cache: bool = True,
+) -> ModelBundle:
+    """Train (or load from the cache) a reference model on an embedded dataset.
+
+    The cache key hashes the dataset, architecture, training config and torch version, so a
+    change to any of them retrains.
+    """
+    ds = load_dataset(dataset, seed=data_seed)
+    cfg = train or TrainConfig()
+    spec = default_spec(ds.input_shape, ds.num_classes, arch)
+    key = stable_hash(
+        {"dataset": dataset, "data_seed": data_seed, "spec": spec, "train": cfg.to_dict(),
+         "torch": torch.__version__.split("+")[0], "v": 1}
+    )
+    path = cache_dir() / f"{dataset}-{spec['arch']}-{cfg.adversarial or 'std'}-{key}.safetensors"
+    if cache and path.exists():
+        log.info("loading cached model %s", path)
+        return load_bundle(path, device=device)
+    model = build(spec)
+    train_model(model, ds.x_train, ds.y_train, cfg, bounds=ds.bounds, device=device,
+                description=f"train {dataset}/{spec['arch']}/{cfg.adversarial or 'standard'}")
+    meta: dict[str, Any] = {
+        "arch": spec,
+        "input_shape": list(ds.input_shape),
+        "num_classes": ds.num_classes,
+        "bounds": list(ds.bounds),
+        "class_names": ds.class_names,
+        "dataset": {"name": dataset, "seed": data_seed},
+        "train": cfg.to_dict(),
+        "metrics": {
+            "train_accuracy": accuracy(model, ds.x_train, ds.y_train),
+            "test_accuracy": accuracy(model, ds.x_test, ds.y_test),
+        },
+    }
+    if cache:
+        save_model(model, path, meta)
+    return ModelBundle(model.eval(), meta, path if cache else None)
