@@ -48,7 +48,9 @@ def dlr(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -(true - other) / (zs[:, -1] - zs[:, -3] + 1e-12)
 
 
-def dlr_targeted(z: torch.Tensor, y: torch.Tensor, y_orig: torch.Tensor | None = None) -> torch.Tensor:
+def dlr_targeted(
+    z: torch.Tensor, y: torch.Tensor, y_orig: torch.Tensor | None = None
+) -> torch.Tensor:
     """Targeted DLR: ``-(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2)`` with ``y`` the target.
 
     Without the original label we use the largest non-target logit in place of ``z_y``.

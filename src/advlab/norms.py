@@ -94,7 +94,9 @@ def random_in_ball(
     g = torch.randn(shape, generator=generator, device=gdev)
     if norm == "l1":
         # Laplace samples, normalised, are uniform in direction on the L1 sphere
-        g = g.sign() * -torch.log(torch.rand(shape, generator=generator, device=gdev).clamp_min(1e-12))
+        g = g.sign() * -torch.log(
+            torch.rand(shape, generator=generator, device=gdev).clamp_min(1e-12)
+        )
     d = g / _view(lp_norm(g, norm).clamp_min(1e-12), g)
     radius = torch.rand(shape[0], generator=generator, device=gdev) * eps
     return (d * _view(radius, d)).to(device)

@@ -32,7 +32,9 @@ def task_seeds(seed: int, n: int) -> list[int]:
 class Executor(Protocol):
     name: str
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], *, description: str = "") -> list[R]: ...
+    def map(
+        self, fn: Callable[[T], R], tasks: Sequence[T], *, description: str = ""
+    ) -> list[R]: ...
 
 
 class SerialExecutor:
@@ -72,10 +74,15 @@ class ProcessExecutor:
 
         ctx = mp.get_context("spawn")
         out: list[R | None] = [None] * len(tasks)
-        with ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-            initargs=(self.threads,),
-        ) as pool, progress_bar(description or "tasks", len(tasks)) as advance:
+        with (
+            ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.threads,),
+            ) as pool,
+            progress_bar(description or "tasks", len(tasks)) as advance,
+        ):
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             from concurrent.futures import as_completed
 

@@ -28,7 +28,9 @@ def _encode(v: Any) -> Any:
         return [_encode(x) for x in v]
     if isinstance(v, float) and not np.isfinite(v):
         return str(v)
-    return v
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)  # objects in parameters (e.g. a surrogate target) are named, not stored
 
 
 def _decode(v: Any) -> Any:
@@ -142,12 +144,12 @@ class EvasionResult(Result):
 
     @property
     def clean_accuracy(self) -> float:
-        return float(self.clean_correct.float().mean()) if self.n else float("nan")
+        return float(self.clean_correct.double().mean()) if self.n else float("nan")
 
     @property
     def robust_accuracy(self) -> float:
         """Fraction of points still classified correctly (untargeted) / not forced (targeted)."""
-        return float(self.robust.float().mean()) if self.n else float("nan")
+        return float(self.robust.double().mean()) if self.n else float("nan")
 
     @property
     def success_rate(self) -> float:

@@ -38,7 +38,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         from advlab.errors import ConfigError
 
-        raise ConfigError("device 'cuda' requested but no CUDA device is available; use --device cpu")
+        raise ConfigError(
+            "device 'cuda' requested but no CUDA device is available; use --device cpu"
+        )
     if name not in {"cpu", "mps"} and not name.startswith("cuda"):
         from advlab.errors import ConfigError
 

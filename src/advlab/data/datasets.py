@@ -69,7 +69,9 @@ def split(
         raise InputError(f"{len(x)} inputs but {len(y)} labels")
     counts = np.bincount(y)
     strat = y if counts[counts > 0].min() >= 2 else None
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, random_state=seed, stratify=strat)
+    xtr, xte, ytr, yte = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=strat
+    )
     return Dataset(name, xtr, ytr, xte, yte, **kwargs)
 
 
@@ -87,7 +89,12 @@ def digits(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
     d = load_digits()
     x = (d.data / 16.0).reshape(-1, 1, 8, 8)
     return split(
-        "digits", x, d.target, seed=seed, test_size=test_size, kind="image",
+        "digits",
+        x,
+        d.target,
+        seed=seed,
+        test_size=test_size,
+        kind="image",
         class_names=[str(c) for c in range(10)],
     )
 
@@ -99,8 +106,13 @@ def breast_cancer(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
 
     d = load_breast_cancer()
     return split(
-        "breast_cancer", minmax(d.data), d.target, seed=seed, test_size=test_size,
-        class_names=list(d.target_names), feature_names=list(d.feature_names),
+        "breast_cancer",
+        minmax(d.data),
+        d.target,
+        seed=seed,
+        test_size=test_size,
+        class_names=list(d.target_names),
+        feature_names=list(d.feature_names),
     )
 
 
@@ -111,8 +123,13 @@ def wine(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
 
     d = load_wine()
     return split(
-        "wine", minmax(d.data), d.target, seed=seed, test_size=test_size,
-        class_names=list(d.target_names), feature_names=list(d.feature_names),
+        "wine",
+        minmax(d.data),
+        d.target,
+        seed=seed,
+        test_size=test_size,
+        class_names=list(d.target_names),
+        feature_names=list(d.feature_names),
     )
 
 
@@ -141,7 +158,11 @@ def synthetic(
         random_state=seed,
     )
     return split(
-        "synthetic", minmax(x), y, seed=seed, test_size=test_size,
+        "synthetic",
+        minmax(x),
+        y,
+        seed=seed,
+        test_size=test_size,
         meta={"n_features": n_features, "n_classes": n_classes},
     )
 

@@ -49,7 +49,9 @@ def load_npz(
             elif {"x", "y"} <= keys:
                 ds = split(p.stem, z["x"], z["y"], seed=seed, test_size=test_size, bounds=bounds)
             else:
-                raise InputError(f"{p}: expected arrays x and y (or x_train, ...), found {sorted(keys)}")
+                raise InputError(
+                    f"{p}: expected arrays x and y (or x_train, ...), found {sorted(keys)}"
+                )
     except ValueError as exc:
         raise InputError(f"{p}: cannot read without pickle ({exc})") from exc
     ds.kind = "image" if ds.x_train.ndim >= 3 else "tabular"
@@ -77,17 +79,24 @@ def load_csv(
     li = header.index(label)
     feats = [h for i, h in enumerate(header) if i != li]
     try:
-        x = np.array([[float(v) for i, v in enumerate(r) if i != li] for r in body], dtype=np.float64)
+        x = np.array(
+            [[float(v) for i, v in enumerate(r) if i != li] for r in body], dtype=np.float64
+        )
     except ValueError as exc:
         raise InputError(f"{p}: non-numeric feature value ({exc})") from exc
     raw = [r[li] for r in body]
-    classes = sorted(set(raw), key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else s))
+    classes = sorted(
+        set(raw),
+        key=lambda s: (not s.lstrip("-").isdigit(), int(s) if s.lstrip("-").isdigit() else s),
+    )
     y = np.array([classes.index(v) for v in raw])
     if scale:
         from advlab.data.datasets import minmax
 
         x = minmax(x)
-    return split(p.stem, x, y, seed=seed, test_size=test_size, class_names=classes, feature_names=feats)
+    return split(
+        p.stem, x, y, seed=seed, test_size=test_size, class_names=classes, feature_names=feats
+    )
 
 
 def load_image_folder(
@@ -122,5 +131,12 @@ def load_image_folder(
     shapes = {a.shape for a in xs}
     if len(shapes) != 1:
         raise InputError(f"{root}: images differ in size {sorted(shapes)}; pass size=(w, h)")
-    return split(root.name, np.stack(xs), np.array(ys), seed=seed, test_size=test_size,
-                 kind="image", class_names=classes)
+    return split(
+        root.name,
+        np.stack(xs),
+        np.array(ys),
+        seed=seed,
+        test_size=test_size,
+        kind="image",
+        class_names=classes,
+    )

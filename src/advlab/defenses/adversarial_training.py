@@ -57,22 +57,36 @@ def adversarial_loss(cfg: TrainConfig, bounds: tuple[float, float]) -> TrainLoss
     def pgd_at(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x0 = (x + (torch.rand_like(x) * 2 - 1) * eps).clamp(*bounds) if norm == "linf" else x
         xa = _inner_max(
-            model, x, lambda z: F.cross_entropy(z, y), x0,
-            eps=eps, steps=steps, alpha=alpha, norm=norm, bounds=bounds,
+            model,
+            x,
+            lambda z: F.cross_entropy(z, y),
+            x0,
+            eps=eps,
+            steps=steps,
+            alpha=alpha,
+            norm=norm,
+            bounds=bounds,
         )
         return F.cross_entropy(model(xa), y)
 
     def trades(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        was_training = model.training
+        model.eval()  # the reference implementation computes the clean target in eval mode
         with torch.no_grad():
             p_clean = F.softmax(model(x), dim=1)
+        model.train(was_training)
         x0 = (x + 0.001 * torch.randn_like(x)).clamp(*bounds)
 
         def kl(z: torch.Tensor) -> torch.Tensor:
             return F.kl_div(F.log_softmax(z, dim=1), p_clean, reduction="sum")
 
-        xa = _inner_max(model, x, kl, x0, eps=eps, steps=steps, alpha=alpha, norm=norm, bounds=bounds)
+        xa = _inner_max(
+            model, x, kl, x0, eps=eps, steps=steps, alpha=alpha, norm=norm, bounds=bounds
+        )
         logits = model(x)
-        robust = F.kl_div(F.log_softmax(model(xa), dim=1), F.softmax(logits, dim=1), reduction="batchmean")
+        robust = F.kl_div(
+            F.log_softmax(model(xa), dim=1), F.softmax(logits, dim=1), reduction="batchmean"
+        )
         return F.cross_entropy(logits, y) + cfg.trades_beta * robust
 
     return pgd_at if cfg.adversarial == "pgd" else trades

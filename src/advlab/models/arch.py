@@ -31,7 +31,9 @@ class SmallCNN(nn.Module):
             nn.MaxPool2d(2),
         )
         flat = 2 * width * (image_size // 2) ** 2
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+        )
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate representation (used by poisoning defenses)."""
@@ -45,7 +47,10 @@ class MLP(nn.Module):
     """A ReLU multilayer perceptron for tabular data."""
 
     def __init__(
-        self, in_features: int, num_classes: int, hidden: tuple[int, ...] | list[int] = (128, 128),
+        self,
+        in_features: int,
+        num_classes: int,
+        hidden: tuple[int, ...] | list[int] = (128, 128),
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -70,24 +75,32 @@ class MLP(nn.Module):
 ARCHITECTURES: dict[str, type[nn.Module]] = {"cnn": SmallCNN, "mlp": MLP}
 
 
-def build(spec: dict[str, Any]) -> nn.Module:
-    """Build a model from ``{"arch": name, **kwargs}``."""
+def build(spec: dict[str, Any], *, seed: int | None = None) -> nn.Module:
+    """Build a model from ``{"arch": name, **kwargs}``; ``seed`` fixes the initial weights."""
     spec = dict(spec)
+    if seed is not None:
+        torch.manual_seed(seed)
     name = spec.pop("arch", None)
     if name not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name](**spec)
 
 
-def default_spec(input_shape: tuple[int, ...], num_classes: int, arch: str | None = None) -> dict[str, Any]:
+def default_spec(
+    input_shape: tuple[int, ...], num_classes: int, arch: str | None = None
+) -> dict[str, Any]:
     """A sensible architecture for the data: CNN for square images, MLP otherwise."""
     if arch is None:
         arch = "cnn" if len(input_shape) == 3 and input_shape[1] == input_shape[2] else "mlp"
     if arch == "cnn":
         if len(input_shape) != 3:
             raise ConfigError(f"cnn needs (C, H, W) inputs, got {input_shape}")
-        return {"arch": "cnn", "in_channels": input_shape[0], "num_classes": num_classes,
-                "image_size": input_shape[1]}
+        return {
+            "arch": "cnn",
+            "in_channels": input_shape[0],
+            "num_classes": num_classes,
+            "image_size": input_shape[1],
+        }
     n = 1
     for s in input_shape:
         n *= s

@@ -110,5 +110,7 @@ def load_bundle(path: str | Path, *, device: str | torch.device = "cpu") -> Mode
     state = load_file(str(p), device=str(device))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise InputError(f"{p}: weights do not match the architecture (missing {missing}, unexpected {unexpected})")
+        raise InputError(
+            f"{p}: weights do not match the architecture (missing {missing}, unexpected {unexpected})"
+        )
     return ModelBundle(model.to(device).eval(), meta, p)

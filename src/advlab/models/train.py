@@ -39,7 +39,9 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("epochs and batch_size must be >= 1 and lr > 0")
         if self.adversarial not in (None, "pgd", "trades"):
-            raise ConfigError(f"adversarial must be None, 'pgd' or 'trades', got {self.adversarial!r}")
+            raise ConfigError(
+                f"adversarial must be None, 'pgd' or 'trades', got {self.adversarial!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

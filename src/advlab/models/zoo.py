@@ -41,16 +41,29 @@ def reference_model(
     cfg = train or TrainConfig()
     spec = default_spec(ds.input_shape, ds.num_classes, arch)
     key = stable_hash(
-        {"dataset": dataset, "data_seed": data_seed, "spec": spec, "train": cfg.to_dict(),
-         "torch": torch.__version__.split("+")[0], "v": 1}
+        {
+            "dataset": dataset,
+            "data_seed": data_seed,
+            "spec": spec,
+            "train": cfg.to_dict(),
+            "torch": torch.__version__.split("+")[0],
+            "v": 1,
+        }
     )
     path = cache_dir() / f"{dataset}-{spec['arch']}-{cfg.adversarial or 'std'}-{key}.safetensors"
     if cache and path.exists():
         log.info("loading cached model %s", path)
         return load_bundle(path, device=device)
-    model = build(spec)
-    train_model(model, ds.x_train, ds.y_train, cfg, bounds=ds.bounds, device=device,
-                description=f"train {dataset}/{spec['arch']}/{cfg.adversarial or 'standard'}")
+    model = build(spec, seed=cfg.seed)
+    train_model(
+        model,
+        ds.x_train,
+        ds.y_train,
+        cfg,
+        bounds=ds.bounds,
+        device=device,
+        description=f"train {dataset}/{spec['arch']}/{cfg.adversarial or 'standard'}",
+    )
     meta: dict[str, Any] = {
         "arch": spec,
         "input_shape": list(ds.input_shape),

@@ -1,7 +1,26 @@
-"""Evasion attacks: adversarial examples against classifiers."""
+"""Evasion attacks: adversarial examples against classifiers.
 
+White-box: FGSM, PGD, APGD, APGD-T, C&W L2, DeepFool; ensemble: AutoAttack; transfer:
+Transfer; score-based: Square, SimBA; decision-based: HopSkipJump.
+"""
+
+from advlab.attacks.evasion.apgd import APGD, APGDT
+from advlab.attacks.evasion.autoattack import AutoAttack
 from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.cw import CarliniWagnerL2
+from advlab.attacks.evasion.deepfool import DeepFool
 from advlab.attacks.evasion.fgsm import FGSM
 from advlab.attacks.evasion.pgd import PGD
+from advlab.attacks.evasion.transfer import Transfer
 
-__all__ = ["FGSM", "PGD", "EvasionAttack"]
+__all__ = [
+    "APGD",
+    "APGDT",
+    "FGSM",
+    "PGD",
+    "AutoAttack",
+    "CarliniWagnerL2",
+    "DeepFool",
+    "EvasionAttack",
+    "Transfer",
+]

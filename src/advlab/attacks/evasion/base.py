@@ -254,7 +254,9 @@ class EvasionAttack(Attack):
     ) -> torch.Tensor:
         """Project candidates onto the eps ball, then clip to the bounds."""
         if cand.shape != x.shape:
-            raise RuntimeError(f"{self.name} returned shape {tuple(cand.shape)}, expected {tuple(x.shape)}")
+            raise RuntimeError(
+                f"{self.name} returned shape {tuple(cand.shape)}, expected {tuple(x.shape)}"
+            )
         cand = torch.nan_to_num(cand.detach(), nan=0.0)
         delta = cand - x
         if eps is not None:

@@ -20,10 +20,10 @@ import torch
 from advlab.access import Access
 from advlab.attacks.evasion.base import EvasionAttack
 from advlab.errors import ConfigError
-from advlab.losses import get_loss
+from advlab.losses import LossFn, get_loss
 from advlab.norms import project, random_in_ball, steepest
 from advlab.registry import register_attack
-from advlab.targets.base import Target
+from advlab.targets.base import Objective, Target
 
 
 @register_attack
@@ -92,12 +92,14 @@ class PGD(EvasionAttack):
         alpha = self.step_size if self.step_size is not None else 2.5 * eps / self.steps
         x_k = x.clone()
         if self.random_start:
-            x_k = target.clip(x + random_in_ball(x.shape, eps, self.norm, generator=generator, device=x.device))
+            x_k = target.clip(
+                x + random_in_ball(x.shape, eps, self.norm, generator=generator, device=x.device)
+            )
         best = x_k.clone()
         active = torch.arange(len(x), device=x.device)
         for _ in range(self.steps):
             xa, ya = x_k[active], y[active]
-            grad, logits = target.gradient(xa, lambda z, ya=ya: fn(z, ya))
+            grad, logits = target.gradient(xa, _bind(fn, ya))
             pred = logits.argmax(1)
             hit = pred == ya if targeted else pred != ya
             if bool(hit.any()):
@@ -110,3 +112,8 @@ class PGD(EvasionAttack):
             x_k[active] = target.clip(x[active] + project(step - x[active], eps, self.norm))
         best[active] = x_k[active]
         return best
+
+
+def _bind(fn: LossFn, y: torch.Tensor) -> Objective:
+    """The per-sample objective ``fn(logits, y)`` for fixed labels."""
+    return lambda z: fn(z, y)

@@ -1,0 +1,261 @@
+"""The ``advlab`` command line: thin wrappers over library functions, with exit codes.
+
+Errors that advlab raises on purpose are printed as one line (no traceback) with exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from advlab.errors import AdvlabError
+from advlab.utils import set_quiet
+
+app = typer.Typer(
+    name="advlab",
+    help="advlab: attack and assess your own models before an adversary does.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+Seed = Annotated[int, typer.Option("--seed", help="random seed")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars or info logs")]
+
+
+def _setup(quiet: bool) -> None:
+    set_quiet(quiet)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command("list")
+def list_cmd(
+    what: Annotated[str, typer.Argument(help="attacks | defenses | datasets | all")] = "all",
+) -> None:
+    """List attacks, defenses and datasets with one-line descriptions and papers."""
+    import advlab.data  # noqa: F401
+    import advlab.defenses  # noqa: F401
+    from advlab.registry import DATASETS, DEFENSES, all_attacks, get_dataset
+
+    if what in ("attacks", "all"):
+        t = Table(title="attacks")
+        for c in ("name", "kind", "access", "summary", "paper"):
+            t.add_column(c)
+        for name, cls in all_attacks().items():
+            t.add_row(name, cls.kind, cls.requires.name.lower(), cls.summary, cls.paper)
+        out.print(t)
+    if what in ("defenses", "all"):
+        t = Table(title="defenses")
+        for c in ("name", "kind", "threat", "summary", "paper"):
+            t.add_column(c)
+        for name, cls in sorted(DEFENSES.items()):
+            t.add_row(name, cls.kind, getattr(cls, "threat", ""), cls.summary, cls.paper)
+        out.print(t)
+    if what in ("datasets", "all"):
+        t = Table(title="datasets")
+        t.add_column("name")
+        t.add_column("description")
+        for name in sorted(DATASETS):
+            doc = (get_dataset(name).__doc__ or "").strip().splitlines()[0]
+            t.add_row(name, doc)
+        out.print(t)
+    if what not in ("attacks", "defenses", "datasets", "all"):
+        raise AdvlabError(f"unknown list {what!r}; expected attacks, defenses, datasets or all")
+
+
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Argument(help="embedded dataset name or a .npz/.csv file")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="output .safetensors path")] = Path(
+        "model.safetensors"
+    ),
+    arch: Annotated[str | None, typer.Option(help="cnn | mlp (default: by data shape)")] = None,
+    epochs: Annotated[int, typer.Option()] = 30,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    adversarial: Annotated[str | None, typer.Option(help="pgd | trades")] = None,
+    adv_eps: Annotated[float, typer.Option()] = 0.1,
+    device: Device = "auto",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train a reference model and save it as safetensors + JSON metadata."""
+    _setup(quiet)
+    from advlab.data import load_dataset
+    from advlab.models import TrainConfig, accuracy, build, default_spec, save_model, train_model
+
+    ds = load_dataset(dataset, seed=seed)
+    spec = default_spec(ds.input_shape, ds.num_classes, arch)
+    cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, adversarial=adversarial, adv_eps=adv_eps)
+    model = train_model(
+        build(spec, seed=seed), ds.x_train, ds.y_train, cfg, bounds=ds.bounds, device=device
+    )
+    model = model.cpu()
+    metrics = {
+        "train_accuracy": accuracy(model, ds.x_train, ds.y_train),
+        "test_accuracy": accuracy(model, ds.x_test, ds.y_test),
+    }
+    path = save_model(
+        model,
+        output,
+        {
+            "arch": spec,
+            "input_shape": list(ds.input_shape),
+            "num_classes": ds.num_classes,
+            "bounds": list(ds.bounds),
+            "class_names": ds.class_names,
+            "dataset": {"name": dataset, "seed": seed},
+            "train": cfg.to_dict(),
+            "metrics": metrics,
+        },
+    )
+    out.print(f"saved {path} (test accuracy {metrics['test_accuracy']:.4f})")
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise AdvlabError(f"--param expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            params[k] = json.loads(v)
+        except json.JSONDecodeError:
+            params[k] = v
+    return params
+
+
+@app.command()
+def attack(
+    model: Annotated[Path, typer.Argument(help="advlab model (.safetensors with .json beside)")],
+    dataset: Annotated[str, typer.Argument(help="embedded dataset name or a .npz/.csv file")],
+    name: Annotated[
+        str, typer.Option("--attack", "-a", help="attack name (see advlab list)")
+    ] = "pgd",
+    eps: Annotated[list[float] | None, typer.Option("--eps", help="repeat for a sweep")] = None,
+    norm: Annotated[str, typer.Option()] = "linf",
+    n: Annotated[int, typer.Option("--n", help="test points to attack")] = 500,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value")] = None,
+    max_queries: Annotated[int | None, typer.Option(help="query budget on the target")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Attack a saved model on test data; print a robust-accuracy table and write JSON."""
+    _setup(quiet)
+    from advlab.data import load_dataset
+    from advlab.models import load_bundle
+    from advlab.registry import get_attack
+
+    cls = get_attack(name)
+    bundle = load_bundle(model)
+    target = bundle.target(device=device, max_queries=max_queries)
+    ds = load_dataset(dataset, seed=0)
+    x, y = ds.x_test[:n], ds.y_test[:n]
+    params = {"norm": norm, "seed": seed, **_parse_params(param or [])}
+    atk = cls(**params)
+    eps_list = eps or [0.1]
+    sweep = atk.sweep(target, x, y, eps=eps_list)
+    t = Table(title=f"{name} on {model.name} ({len(x)} points, {norm})")
+    for c in ("eps", "clean acc", "robust acc", "queries/pt", "grad calls/pt", "seconds"):
+        t.add_column(c, justify="right")
+    for r in sweep.results:
+        t.add_row(
+            f"{r.eps:g}",
+            f"{r.clean_accuracy:.4f}",
+            f"{r.robust_accuracy:.4f}",
+            f"{r.queries / len(x):.1f}",
+            f"{r.gradient_calls / len(x):.1f}",
+            f"{r.seconds:.2f}",
+        )
+    out.print(t)
+    if sweep.stopped_early:
+        err.print(f"[yellow]stopped early: {sweep.results[-1].message}[/]")
+    if json_out is not None:
+        json_out.write_text(json.dumps(sweep.to_dict(arrays=False), indent=1))
+        out.print(f"results written to {json_out}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="results directory")] = Path(
+        "advlab-results/demo"
+    ),
+    n: Annotated[int, typer.Option("--n", help="test points")] = 300,
+    device: Device = "auto",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train (or load cached) digits CNNs, run a suite of evasion attacks, print the table."""
+    _setup(quiet)
+    from advlab.demo import run_evasion_demo
+
+    summary = run_evasion_demo(out_dir, device=device, seed=seed, n_points=n)
+    t = Table(title=f"robust accuracy on digits ({summary['n_points']} test points, L-inf)")
+    t.add_column("model")
+    t.add_column("attack")
+    for e in sorted({r["eps"] for r in summary["table"]}):
+        t.add_column(f"eps={e:g}", justify="right")
+    t.add_column("clean", justify="right")
+    seen: dict[tuple[str, str], dict[float, float]] = {}
+    clean: dict[str, float] = {}
+    for r in summary["table"]:
+        seen.setdefault((r["model"], r["attack"]), {})[r["eps"]] = r["robust_accuracy"]
+        clean[r["model"]] = r["clean_accuracy"]
+    for (m, a), accs in seen.items():
+        t.add_row(m, a, *[f"{accs[e]:.3f}" for e in sorted(accs)], f"{clean[m]:.3f}")
+    out.print(t)
+    out.print(f"results written to {out_dir / 'results.json'} ({summary['seconds']:.0f}s)")
+
+
+def _mount_plugins() -> None:
+    """Commands that live with their modules (scanner, server, assessments)."""
+    try:
+        from advlab.serialization.cli import convert_cli, scan_cli
+
+        app.command("scan")(scan_cli)
+        app.command("convert")(convert_cli)
+    except ImportError as exc:  # pragma: no cover - only while a module is missing
+        logging.getLogger(__name__).debug("scanner CLI unavailable: %s", exc)
+    try:
+        from advlab.serve import serve_cli
+
+        app.command("serve")(serve_cli)
+    except ImportError as exc:  # pragma: no cover
+        logging.getLogger(__name__).debug("serve CLI unavailable: %s", exc)
+    try:
+        from advlab.assess.cli import register
+
+        register(app)
+    except ImportError as exc:  # pragma: no cover
+        logging.getLogger(__name__).debug("assess CLI unavailable: %s", exc)
+
+
+def main() -> None:
+    _mount_plugins()
+    try:
+        app()
+    except AdvlabError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()
