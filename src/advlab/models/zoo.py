@@ -29,6 +29,7 @@ def reference_model(
     arch: str | None = None,
     train: TrainConfig | None = None,
     data_seed: int = 0,
+    test_size: float | None = None,
     device: str = "cpu",
     cache: bool = True,
 ) -> ModelBundle:
@@ -37,13 +38,17 @@ def reference_model(
     The cache key hashes the dataset, architecture, training config and torch version, so a
     change to any of them retrains.
     """
-    ds = load_dataset(dataset, seed=data_seed)
+    data_kw: dict[str, Any] = {"seed": data_seed}
+    if test_size is not None:
+        data_kw["test_size"] = test_size
+    ds = load_dataset(dataset, **data_kw)
     cfg = train or TrainConfig()
     spec = default_spec(ds.input_shape, ds.num_classes, arch)
     key = stable_hash(
         {
             "dataset": dataset,
             "data_seed": data_seed,
+            "test_size": test_size,
             "spec": spec,
             "train": cfg.to_dict(),
             "torch": torch.__version__.split("+")[0],

@@ -1,0 +1,153 @@
+"""Evasion benchmark: advlab side by side with torchattacks, ART and a bare PyTorch loop.
+
+Same model, same points, same steps, batch and budget, in one process. Two digits CNNs
+(standard and PGD-adversarially trained), >= 500 test points (digits split 70/30).
+
+    .venv/bin/python benchmarks/evasion.py [--n 540] [--threads 2] [--json out.json]
+
+Prints Markdown tables (paste into docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from advlab.attacks.evasion import APGD, FGSM, PGD, APGDT, AutoAttack
+from advlab.data import load_dataset
+from advlab.models import TrainConfig, reference_model
+
+EPS = 0.1
+STEPS = 40
+ALPHA = 0.01
+ADV = TrainConfig(epochs=20, adversarial="pgd", adv_eps=0.1, adv_steps=7)
+
+
+def timed(fn: Any, repeat: int = 3) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def acc(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).double().mean())
+
+
+def bare_pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The minimal PGD loop: STEPS forward+backward passes on every point, no bookkeeping."""
+    xa = x.clone()
+    for _ in range(STEPS):
+        xa.requires_grad_(True)
+        (g,) = torch.autograd.grad(F.cross_entropy(model(xa), y, reduction="sum"), xa)
+        xa = (x + (xa.detach() + ALPHA * g.sign() - x).clamp(-EPS, EPS)).clamp(0, 1)
+    return xa
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=540)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--skip-peers-aa", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    import torchattacks
+    from art.attacks.evasion import (
+        AutoProjectedGradientDescent,
+        FastGradientMethod,
+        ProjectedGradientDescent,
+    )
+    from art.estimators.classification import PyTorchClassifier
+
+    ds = load_dataset("digits", seed=0, test_size=0.3)
+    x_np, y_np = ds.x_test[: args.n], ds.y_test[: args.n]
+    x, y = torch.as_tensor(x_np), torch.as_tensor(y_np)
+    out: dict[str, Any] = {"n": len(x), "eps": EPS, "steps": STEPS, "threads": args.threads}
+    models = {
+        "standard": reference_model("digits", test_size=0.3),
+        "pgd-at": reference_model("digits", test_size=0.3, train=ADV),
+    }
+    for mname, bundle in models.items():
+        model = bundle.model.cpu().eval()
+        target = bundle.target(device="cpu")
+        clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 8, 8),
+                                nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
+        row: dict[str, Any] = {"clean": acc(model, x, y)}
+        # ---- PGD wall time, same steps / step / batch, no random start
+        ours_pgd = PGD(eps=EPS, steps=STEPS, step_size=ALPHA, random_start=False, batch_size=len(x))
+        t_ours, r = timed(lambda: ours_pgd.run(target, x, y))
+        ta = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=False)
+        t_ta, x_ta = timed(lambda: ta(x, y))
+        art_pgd = ProjectedGradientDescent(clf, norm=np.inf, eps=EPS, eps_step=ALPHA, max_iter=STEPS,
+                                           num_random_init=0, batch_size=len(x), verbose=False)
+        t_art, x_art = timed(lambda: art_pgd.generate(x_np, y=np.eye(10)[y_np]), repeat=1)
+        t_bare, x_bare = timed(lambda: bare_pgd(model, x, y))
+        passes_ours = r.gradient_calls
+        passes_bare = STEPS * len(x)
+        row["pgd_time"] = {
+            "advlab_s": t_ours, "torchattacks_s": t_ta, "art_s": t_art, "bare_s": t_bare,
+            "advlab/torchattacks": t_ours / t_ta, "advlab/art": t_ours / t_art,
+            "advlab/bare": t_ours / t_bare,
+            "advlab_passes": passes_ours, "bare_passes": passes_bare,
+            "advlab/bare_per_pass": (t_ours / passes_ours) / (t_bare / passes_bare),
+        }
+        row["pgd_acc"] = {"advlab": r.robust_accuracy, "torchattacks": acc(model, x_ta, y),
+                          "art": acc(model, torch.as_tensor(x_art), y), "bare": acc(model, x_bare, y)}
+        # ---- robust accuracy ladder at EPS
+        ladder = {
+            "fgsm": FGSM(eps=EPS).run(target, x, y),
+            "pgd-40": PGD(eps=EPS, steps=STEPS).run(target, x, y),
+            "pgd-40x5": PGD(eps=EPS, steps=STEPS, restarts=5).run(target, x, y),
+            "apgd-ce": APGD(eps=EPS, steps=100).run(target, x, y),
+            "apgd-t": APGDT(eps=EPS, steps=100).run(target, x, y),
+            "autoattack": AutoAttack(eps=EPS).run(target, x, y),
+        }
+        row["ladder"] = {k: v.robust_accuracy for k, v in ladder.items()}
+        row["ladder_grad_calls_per_point"] = {k: v.gradient_calls / len(x) for k, v in ladder.items()}
+        row["ladder_queries_per_point"] = {k: v.queries / len(x) for k, v in ladder.items()}
+        row["ladder_seconds"] = {k: v.seconds for k, v in ladder.items()}
+        # cost of the ensemble vs running each component on every point
+        aa = AutoAttack(eps=EPS)
+        comp_cost = 0
+        for comp in aa.components():
+            res = comp.run(target, x, y)
+            comp_cost += res.queries
+        row["ensemble_queries_per_point"] = ladder["autoattack"].queries / len(x)
+        row["components_on_all_queries_per_point"] = comp_cost / len(x)
+        # ---- eps sweep
+        sweep = PGD(steps=STEPS).sweep(target, x, y, eps=[0.02, 0.05, 0.1, 0.2, 0.3, 0.5])
+        row["pgd_sweep"] = dict(zip(map(str, sweep.eps), sweep.robust_accuracy))
+        # ---- peers' strongest attacks on the same points
+        peers: dict[str, float] = {}
+        peers["art-fgsm"] = acc(model, torch.as_tensor(
+            FastGradientMethod(clf, eps=EPS, norm=np.inf).generate(x_np)), y)
+        peers["art-pgd"] = row["pgd_acc"]["art"]
+        peers["art-apgd-ce"] = acc(model, torch.as_tensor(AutoProjectedGradientDescent(
+            clf, norm=np.inf, eps=EPS, eps_step=2 * EPS, max_iter=100, nb_random_init=1,
+            batch_size=len(x), loss_type="cross_entropy", verbose=False).generate(x_np, y=np.eye(10)[y_np])), y)
+        peers["torchattacks-pgd"] = row["pgd_acc"]["torchattacks"]
+        peers["torchattacks-apgd-ce"] = acc(model, torchattacks.APGD(model, eps=EPS, steps=100, loss="ce")(x, y), y)
+        peers["torchattacks-apgdt"] = acc(model, torchattacks.APGDT(model, eps=EPS, steps=100, n_classes=10)(x, y), y)
+        if not args.skip_peers_aa:
+            peers["torchattacks-autoattack"] = acc(model, torchattacks.AutoAttack(
+                model, norm="Linf", eps=EPS, version="standard", n_classes=10)(x, y), y)
+        row["peers"] = peers
+        out[mname] = row
+    print(json.dumps(out, indent=1))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
