@@ -2,5 +2,19 @@
 (adversarial training, DP-SGD) and data sanitisers; importing this package registers them."""
 
 from advlab.defenses.base import DefendedTarget, Defense
+from advlab.defenses.smoothing import CertificationResult, RandomizedSmoothing, train_with_noise
+from advlab.defenses.squeezing import DetectionResult, FeatureSqueezing
+from advlab.defenses.transforms import BitDepthReduction, GaussianNoiseInput, MedianSmoothing
 
-__all__ = ["DefendedTarget", "Defense"]
+__all__ = [
+    "BitDepthReduction",
+    "CertificationResult",
+    "DefendedTarget",
+    "Defense",
+    "DetectionResult",
+    "FeatureSqueezing",
+    "GaussianNoiseInput",
+    "MedianSmoothing",
+    "RandomizedSmoothing",
+    "train_with_noise",
+]
