@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from advlab.attacks.evasion import APGD, FGSM, PGD, APGDT, AutoAttack
+from advlab.attacks.evasion import APGD, APGDT, FGSM, PGD, AutoAttack
 from advlab.data import load_dataset
 from advlab.models import TrainConfig, reference_model
 
@@ -29,11 +29,12 @@ ALPHA = 0.01
 ADV = TrainConfig(epochs=20, adversarial="pgd", adv_eps=0.1, adv_steps=7)
 
 
-def timed(fn: Any, repeat: int = 3) -> tuple[float, Any]:
+def timed(fn: Any, *args: Any, repeat: int = 3, **kwargs: Any) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls of ``fn(*args, **kwargs)`` and its last output."""
     best, out = float("inf"), None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        out = fn()
+        out = fn(*args, **kwargs)
         best = min(best, time.perf_counter() - t0)
     return best, out
 
@@ -80,29 +81,52 @@ def main() -> None:
     for mname, bundle in models.items():
         model = bundle.model.cpu().eval()
         target = bundle.target(device="cpu")
-        clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1, 8, 8),
-                                nb_classes=10, clip_values=(0.0, 1.0), device_type="cpu")
+        clf = PyTorchClassifier(
+            model=model,
+            loss=torch.nn.CrossEntropyLoss(),
+            input_shape=(1, 8, 8),
+            nb_classes=10,
+            clip_values=(0.0, 1.0),
+            device_type="cpu",
+        )
         row: dict[str, Any] = {"clean": acc(model, x, y)}
         # ---- PGD wall time, same steps / step / batch, no random start
         ours_pgd = PGD(eps=EPS, steps=STEPS, step_size=ALPHA, random_start=False, batch_size=len(x))
-        t_ours, r = timed(lambda: ours_pgd.run(target, x, y))
+        t_ours, r = timed(ours_pgd.run, target, x, y)
         ta = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=False)
-        t_ta, x_ta = timed(lambda: ta(x, y))
-        art_pgd = ProjectedGradientDescent(clf, norm=np.inf, eps=EPS, eps_step=ALPHA, max_iter=STEPS,
-                                           num_random_init=0, batch_size=len(x), verbose=False)
-        t_art, x_art = timed(lambda: art_pgd.generate(x_np, y=np.eye(10)[y_np]), repeat=1)
-        t_bare, x_bare = timed(lambda: bare_pgd(model, x, y))
+        t_ta, x_ta = timed(ta, x, y)
+        art_pgd = ProjectedGradientDescent(
+            clf,
+            norm=np.inf,
+            eps=EPS,
+            eps_step=ALPHA,
+            max_iter=STEPS,
+            num_random_init=0,
+            batch_size=len(x),
+            verbose=False,
+        )
+        t_art, x_art = timed(art_pgd.generate, x_np, y=np.eye(10)[y_np], repeat=1)
+        t_bare, x_bare = timed(bare_pgd, model, x, y)
         passes_ours = r.gradient_calls
         passes_bare = STEPS * len(x)
         row["pgd_time"] = {
-            "advlab_s": t_ours, "torchattacks_s": t_ta, "art_s": t_art, "bare_s": t_bare,
-            "advlab/torchattacks": t_ours / t_ta, "advlab/art": t_ours / t_art,
+            "advlab_s": t_ours,
+            "torchattacks_s": t_ta,
+            "art_s": t_art,
+            "bare_s": t_bare,
+            "advlab/torchattacks": t_ours / t_ta,
+            "advlab/art": t_ours / t_art,
             "advlab/bare": t_ours / t_bare,
-            "advlab_passes": passes_ours, "bare_passes": passes_bare,
+            "advlab_passes": passes_ours,
+            "bare_passes": passes_bare,
             "advlab/bare_per_pass": (t_ours / passes_ours) / (t_bare / passes_bare),
         }
-        row["pgd_acc"] = {"advlab": r.robust_accuracy, "torchattacks": acc(model, x_ta, y),
-                          "art": acc(model, torch.as_tensor(x_art), y), "bare": acc(model, x_bare, y)}
+        row["pgd_acc"] = {
+            "advlab": r.robust_accuracy,
+            "torchattacks": acc(model, x_ta, y),
+            "art": acc(model, torch.as_tensor(x_art), y),
+            "bare": acc(model, x_bare, y),
+        }
         # ---- robust accuracy ladder at EPS
         ladder = {
             "fgsm": FGSM(eps=EPS).run(target, x, y),
@@ -113,7 +137,9 @@ def main() -> None:
             "autoattack": AutoAttack(eps=EPS).run(target, x, y),
         }
         row["ladder"] = {k: v.robust_accuracy for k, v in ladder.items()}
-        row["ladder_grad_calls_per_point"] = {k: v.gradient_calls / len(x) for k, v in ladder.items()}
+        row["ladder_grad_calls_per_point"] = {
+            k: v.gradient_calls / len(x) for k, v in ladder.items()
+        }
         row["ladder_queries_per_point"] = {k: v.queries / len(x) for k, v in ladder.items()}
         row["ladder_seconds"] = {k: v.seconds for k, v in ladder.items()}
         # cost of the ensemble vs running each component on every point
@@ -129,18 +155,42 @@ def main() -> None:
         row["pgd_sweep"] = dict(zip(map(str, sweep.eps), sweep.robust_accuracy))
         # ---- peers' strongest attacks on the same points
         peers: dict[str, float] = {}
-        peers["art-fgsm"] = acc(model, torch.as_tensor(
-            FastGradientMethod(clf, eps=EPS, norm=np.inf).generate(x_np)), y)
+        peers["art-fgsm"] = acc(
+            model, torch.as_tensor(FastGradientMethod(clf, eps=EPS, norm=np.inf).generate(x_np)), y
+        )
         peers["art-pgd"] = row["pgd_acc"]["art"]
-        peers["art-apgd-ce"] = acc(model, torch.as_tensor(AutoProjectedGradientDescent(
-            clf, norm=np.inf, eps=EPS, eps_step=2 * EPS, max_iter=100, nb_random_init=1,
-            batch_size=len(x), loss_type="cross_entropy", verbose=False).generate(x_np, y=np.eye(10)[y_np])), y)
+        peers["art-apgd-ce"] = acc(
+            model,
+            torch.as_tensor(
+                AutoProjectedGradientDescent(
+                    clf,
+                    norm=np.inf,
+                    eps=EPS,
+                    eps_step=2 * EPS,
+                    max_iter=100,
+                    nb_random_init=1,
+                    batch_size=len(x),
+                    loss_type="cross_entropy",
+                    verbose=False,
+                ).generate(x_np, y=np.eye(10)[y_np])
+            ),
+            y,
+        )
         peers["torchattacks-pgd"] = row["pgd_acc"]["torchattacks"]
-        peers["torchattacks-apgd-ce"] = acc(model, torchattacks.APGD(model, eps=EPS, steps=100, loss="ce")(x, y), y)
-        peers["torchattacks-apgdt"] = acc(model, torchattacks.APGDT(model, eps=EPS, steps=100, n_classes=10)(x, y), y)
+        peers["torchattacks-apgd-ce"] = acc(
+            model, torchattacks.APGD(model, eps=EPS, steps=100, loss="ce")(x, y), y
+        )
+        peers["torchattacks-apgdt"] = acc(
+            model, torchattacks.APGDT(model, eps=EPS, steps=100, n_classes=10)(x, y), y
+        )
         if not args.skip_peers_aa:
-            peers["torchattacks-autoattack"] = acc(model, torchattacks.AutoAttack(
-                model, norm="Linf", eps=EPS, version="standard", n_classes=10)(x, y), y)
+            peers["torchattacks-autoattack"] = acc(
+                model,
+                torchattacks.AutoAttack(
+                    model, norm="Linf", eps=EPS, version="standard", n_classes=10
+                )(x, y),
+                y,
+            )
         row["peers"] = peers
         out[mname] = row
     print(json.dumps(out, indent=1))

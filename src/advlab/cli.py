@@ -225,16 +225,18 @@ def demo(
 def _mount_plugins() -> None:
     """Commands that live with their modules (scanner, server, assessments)."""
     try:
-        from advlab.serialization.cli import convert_cli, scan_cli
+        from advlab.serialization.cli import Exit4Command, convert_cli, scan_cli
 
-        app.command("scan")(scan_cli)
-        app.command("convert")(convert_cli)
+        app.command("scan", cls=Exit4Command)(scan_cli)
+        app.command("convert", cls=Exit4Command)(convert_cli)
     except ImportError as exc:  # pragma: no cover - only while a module is missing
         logging.getLogger(__name__).debug("scanner CLI unavailable: %s", exc)
     try:
         from advlab.serve import serve_cli
 
-        app.command("serve")(serve_cli)
+        app.command("serve", help="Serve a saved model as a JSON prediction API on 127.0.0.1")(
+            serve_cli
+        )
     except ImportError as exc:  # pragma: no cover
         logging.getLogger(__name__).debug("serve CLI unavailable: %s", exc)
     try:

@@ -31,13 +31,15 @@ _STORAGE_KINDS = (
 ).split()
 _TENSOR_KINDS = "BFloat16 Bool Byte Char Double Float Half Int Long Short".split()
 _DTYPES = (
-    "bfloat16 bits16 bits1x8 bits2x4 bits4x2 bits8 bool complex128 complex32 complex64 "
-    "float16 float32 float64 float4_e2m1fn_x2 float8_e4m3fn float8_e4m3fnuz float8_e5m2 "
-    "float8_e5m2fnuz float8_e8m0fnu qint32 qint8 quint2x4 quint4x2 quint8 half float double "
-    "long int short cfloat cdouble"
-).split() + [f"int{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64)] + [
-    f"uint{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64)
-]
+    (
+        "bfloat16 bits16 bits1x8 bits2x4 bits4x2 bits8 bool complex128 complex32 complex64 "
+        "float16 float32 float64 float4_e2m1fn_x2 float8_e4m3fn float8_e4m3fnuz float8_e5m2 "
+        "float8_e5m2fnuz float8_e8m0fnu qint32 qint8 quint2x4 quint4x2 quint8 half float double "
+        "long int short cfloat cdouble"
+    ).split()
+    + [f"int{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64)]
+    + [f"uint{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 16, 32, 64)]
+)
 _REBUILD = (
     "_rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor _rebuild_tensor "
     "_rebuild_tensor_v2 _rebuild_tensor_v3 _rebuild_sparse_tensor _rebuild_meta_tensor_no_storage "
@@ -329,9 +331,10 @@ class Policy:
         """Classify a (module, name) pair as the unpickler would resolve it."""
         module, name = fix_imports(module, name)
         full = f"{module}.{name}"
-        if full in CORE_ALLOWLIST or full in self.extra_allow:
+        dotted = "." in name  # protocol >= 4 getattr walk: never the canonical spelling
+        if not dotted and (full in CORE_ALLOWLIST or full in self.extra_allow):
             return Verdict(True, Severity.INFO, "allowlisted")
-        if self.is_sklearn_class(module, name):
+        if not dotted and self.is_sklearn_class(module, name):
             if self.trust_sklearn:
                 return Verdict(True, Severity.INFO, "scikit-learn class (trusted: --trust-sklearn)")
             return Verdict(False, Severity.MEDIUM, "scikit-learn class (not trusted by default)")

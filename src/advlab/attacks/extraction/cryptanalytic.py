@@ -1,0 +1,704 @@
+"""Cryptanalytic (differential) extraction of ReLU networks from raw logits.
+
+Carlini, Jagielski & Mironov, "Cryptanalytic Extraction of Neural Network Models", CRYPTO
+2020 (arXiv:2003.04884).
+
+A ReLU network is piecewise linear. Along a random line ``x0 + t v`` the output is linear
+between *critical points*, where one hidden neuron's pre-activation crosses zero. This
+implementation, in float64 throughout:
+
+1. **Critical points.** Evaluate a random projection of the output on a grid along each
+   line (one batch). Second differences that are not zero mark grid cells with a kink; an
+   isolated kink is located exactly by intersecting the two linear pieces on either side
+   (then checked with one more query); cells with several kinks are refined on a finer grid.
+2. **Neuron rows, up to scale.** At a new critical point ``x*`` the Jacobians just before
+   and just after it (forward differences, ``d + 1`` queries each, exact on a linear piece)
+   differ by a rank-one matrix ``+-a_j w_j^T``: its dominant row gives the neuron's weight
+   row ``w_j`` up to scale and sign, and ``b_j = -w_j . x*``. A critical point already on a
+   known hyperplane costs nothing more.
+3. **Final layer and signs (one hidden layer).** ``ReLU(-z) = ReLU(z) - z``, so with the
+   rows in arbitrary orientation the network equals ``A ReLU(Z) + L x + c`` exactly, and a
+   least-squares fit on random queries finds ``A, L, c``. A neuron whose orientation is
+   flipped contributes ``-a_j w_j^T`` to ``L``; solving ``sum_j beta_j a_j w_j^T = -L`` for
+   ``beta in {0, 1}^h`` gives the signs (the paper resolves signs differently; this is
+   exact whenever the ``h`` rank-one matrices are linearly independent, ``h <= K d``).
+   A refit without ``L`` gives the final layer. Parameters are recovered up to the
+   unavoidable permutation and positive scaling of hidden neurons.
+4. **Two hidden layers, as far as it goes.** A first-layer neuron's critical points lie on
+   one global hyperplane, a second-layer neuron's do not (its boundary bends at every
+   first-layer hyperplane). Hyperplanes supported by at least ``min_support`` critical
+   points from different lines are reported as the first layer (up to sign and scale); the
+   deeper layers are *not* solved cryptanalytically here: the copy is completed by
+   fitting the remaining layers by gradient descent on the queried points (a hybrid in the
+   spirit of Jagielski et al. 2020), and the report says so.
+
+Targets that return probabilities are handled through log-probability differences to
+class 0, which are again a ReLU network's outputs (the final layer then is known up to a
+common row). Float32 targets limit the precision to about 1e-6.
+
+Example:
+    >>> res = Cryptanalytic(hidden_layers=1).extract(target)
+    >>> res.param_error, res.queries
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from advlab.access import Access
+from advlab.attacks.extraction.base import (
+    Evaluator,
+    ExtractionAttack,
+    Stolen,
+    input_dtype,
+)
+from advlab.errors import BudgetExhausted, ConfigError, InputError
+from advlab.registry import register_attack
+from advlab.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+F64 = torch.float64
+
+
+@dataclass
+class _Hyperplane:
+    w: torch.Tensor  # unit row (d,)
+    b: float
+    support: int = 1
+    lines: set[int] = field(default_factory=set)
+
+
+class ReLUNet(nn.Module):
+    """The stolen float64 network: ``A2 ReLU(W1 x + b1) + L x + b2`` (``L`` zero when signs
+    are resolved), outputs as logits (a zero column for class 0 with probability targets)."""
+
+    def __init__(
+        self,
+        w1: torch.Tensor,
+        b1: torch.Tensor,
+        a2: torch.Tensor,
+        b2: torch.Tensor,
+        lin: torch.Tensor | None = None,
+        pad_class0: bool = False,
+    ) -> None:
+        super().__init__()
+        self.w1 = nn.Parameter(w1.to(F64), requires_grad=False)
+        self.b1 = nn.Parameter(b1.to(F64), requires_grad=False)
+        self.a2 = nn.Parameter(a2.to(F64), requires_grad=False)
+        self.b2 = nn.Parameter(b2.to(F64), requires_grad=False)
+        lin_t = torch.zeros(a2.shape[0], w1.shape[1], dtype=F64) if lin is None else lin.to(F64)
+        self.lin = nn.Parameter(lin_t, requires_grad=False)
+        self.pad_class0 = pad_class0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.reshape(len(x), -1).to(F64)
+        out = torch.relu(xf @ self.w1.T + self.b1) @ self.a2.T + xf @ self.lin.T + self.b2
+        if self.pad_class0:
+            out = torch.cat([torch.zeros(len(x), 1, dtype=F64, device=x.device), out], 1)
+        return out
+
+
+@register_attack
+class Cryptanalytic(ExtractionAttack):
+    """Differential extraction of a one-hidden-layer ReLU network (two: first layer only).
+
+    Args:
+        hidden_layers: 1 (full recovery) or 2 (first layer cryptanalytically, the rest fitted).
+        lines: maximum number of random lines searched for critical points.
+        patience: stop after this many consecutive lines that reveal no new neuron.
+        grid: points per line (one batch per line).
+        radius: half-width of the search box when the target's bounds are infinite.
+        min_support: critical points (from distinct lines) needed to accept a first-layer
+            hyperplane in the two-layer case.
+        fit_queries: random queries for the final-layer least squares (default
+            ``4 (h + d + 1)``).
+        max_queries: cap on the queries this attack spends (default 2**20).
+        seed: seed of lines and projections.
+    """
+
+    name = "cryptanalytic"
+    requires = Access.SCORES
+    paper = "Carlini, Jagielski & Mironov 2020, CRYPTO, arXiv:2003.04884"
+    summary = "Critical points + second differences: ReLU-network weights to float precision."
+
+    def __init__(
+        self,
+        *,
+        hidden_layers: int = 1,
+        lines: int = 400,
+        patience: int = 40,
+        grid: int = 1024,
+        radius: float = 4.0,
+        min_support: int = 3,
+        fit_queries: int | None = None,
+        max_queries: int = 2**20,
+        seed: int | None = 0,
+    ) -> None:
+        self.hidden_layers = hidden_layers
+        self.lines = lines
+        self.patience = patience
+        self.grid = grid
+        self.radius = radius
+        self.min_support = min_support
+        self.fit_queries = fit_queries
+        self.max_queries = max_queries
+        self.seed = seed
+
+    def _validate(self) -> None:
+        if self.hidden_layers not in (1, 2):
+            raise ConfigError(
+                f"cryptanalytic: hidden_layers must be 1 or 2, got {self.hidden_layers!r}"
+            )
+        for k in ("lines", "patience", "grid", "min_support", "max_queries"):
+            v = getattr(self, k)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"cryptanalytic: {k} must be a positive integer, got {v!r}")
+        if self.grid < 16:
+            raise ConfigError("cryptanalytic: grid must be >= 16")
+        self._positive(radius=self.radius)
+
+    def min_queries(self, target: Target) -> int:
+        d = int(np.prod(target.input_shape))
+        return self.grid + 2 * (d + 1)
+
+    # ------------------------------------------------------------------ oracle
+    def _g(self, target: Target, xs: torch.Tensor) -> torch.Tensor:
+        """Piecewise-linear outputs (logits, or log-prob differences to class 0), float64."""
+        if self._spent + len(xs) > self.max_queries:
+            raise BudgetExhausted(f"cryptanalytic: max_queries={self.max_queries} reached")
+        self._spent += len(xs)
+        xq = xs.reshape(len(xs), *target.input_shape).to(target.device, self._dtype)
+        out = self._query_scores(target, xq).to(F64).cpu()
+        if target.output == "probs":
+            if bool((out <= 0).any()):
+                raise InputError(
+                    "cryptanalytic: the target returned zero probabilities; the attack needs "
+                    "raw logits or strictly positive probabilities"
+                )
+            lp = torch.log(out)
+            return lp[:, 1:] - lp[:, :1]
+        return out
+
+    # ------------------------------------------------------------------ main
+    def _extract(
+        self,
+        target: Target,
+        x: torch.Tensor | None,
+        *,
+        generator: torch.Generator,
+        evaluate: Evaluator,
+    ) -> Stolen:
+        self._spent = 0
+        self._dtype = input_dtype(target)
+        # tolerances scale with the precision the target computes in
+        self._rel = 1.0 if self._dtype == F64 else 1e4
+        if self._dtype != F64:
+            log.warning(
+                "cryptanalytic: the target computes in %s; precision is limited", self._dtype
+            )
+        d = int(np.prod(target.input_shape))
+        g = torch.Generator().manual_seed(int(self.seed or 0))
+        lo, hi = _box(target, self.radius, d)
+        planes: list[_Hyperplane] = []
+        orient = torch.randn(d, generator=g, dtype=F64)
+        stopped, message = False, ""
+        lines_done, quiet, crit_found, rejected = 0, 0, 0, 0
+        try:
+            for line in range(self.lines):
+                lines_done = line + 1
+                x0 = lo + (hi - lo) * torch.rand(d, generator=g, dtype=F64)
+                v = torch.randn(d, generator=g, dtype=F64)
+                v = v / v.norm()
+                t_lo, t_hi = _clip_line(x0, v, lo, hi)
+                proj = torch.randn(self._out_dim(target), generator=g, dtype=F64)
+                crit = self._critical_points(target, x0, v, t_lo, t_hi, proj)
+                crit_found += len(crit)
+                new = 0
+                for t_star, gap in crit:
+                    xs = x0 + t_star * v
+                    known = _on_known(planes, xs, 1e-7 * self._rel)
+                    if known is not None:
+                        if line not in known.lines:
+                            known.support += 1
+                            known.lines.add(line)
+                        continue
+                    plane = self._neuron_row(target, xs, v, gap, orient)
+                    if plane is None:
+                        rejected += 1
+                        continue
+                    same = _same_plane(planes, plane, 1e-6 * self._rel)
+                    if same is not None:
+                        if line not in same.lines:
+                            same.support += 1
+                            same.lines.add(line)
+                        continue
+                    plane.lines.add(line)
+                    planes.append(plane)
+                    new += 1
+                quiet = 0 if new else quiet + 1
+                if quiet >= self.patience:
+                    # one hidden layer: an (unsigned) exact fit proves every neuron was found
+                    if (
+                        self.hidden_layers == 2
+                        or not planes
+                        or self._complete(target, planes, lo, hi, g)
+                    ):
+                        break
+                    quiet = -self.patience  # neurons are missing: search longer
+        except BudgetExhausted as exc:
+            stopped, message = True, str(exc)
+            log.warning("cryptanalytic stopped early: %s", exc)
+        extra: dict[str, Any] = {
+            "lines": lines_done,
+            "critical_points": crit_found,
+            "rejected_points": rejected,
+            "hyperplanes": len(planes),
+            "precision": str(self._dtype).replace("torch.", ""),
+        }
+        if not planes:
+            raise InputError(
+                "cryptanalytic: no critical point found; the target is not a ReLU network "
+                "that is piecewise linear on its input box, or its outputs are not raw"
+            )
+        if self.hidden_layers == 1:
+            return self._finish_one(target, planes, lo, hi, g, extra, stopped, message)
+        return self._finish_two(target, planes, lo, hi, g, extra, stopped, message)
+
+    def _out_dim(self, target: Target) -> int:
+        return target.num_classes - 1 if target.output == "probs" else target.num_classes
+
+    # ------------------------------------------------------------------ step 1
+    def _critical_points(
+        self,
+        target: Target,
+        x0: torch.Tensor,
+        v: torch.Tensor,
+        t_lo: float,
+        t_hi: float,
+        proj: torch.Tensor,
+        depth: int = 0,
+    ) -> list[tuple[float, float]]:
+        """Kinks of ``proj . g(x0 + t v)`` on ``[t_lo, t_hi]``: ``(t*, distance to the next
+        grid point)`` pairs."""
+        n = self.grid if depth == 0 else 64
+        ts = torch.linspace(t_lo, t_hi, n, dtype=F64)
+        s = self._g(target, x0[None] + ts[:, None] * v[None]) @ proj
+        step = (t_hi - t_lo) / (n - 1)
+        d2 = s[2:] - 2 * s[1:-1] + s[:-2]
+        tol = 1e-9 * self._rel * (float(s.abs().max()) + 1.0)
+        bad = (
+            d2.abs() > tol
+        ).nonzero().flatten() + 1  # grid indices i with a kink in (t_{i-1}, t_{i+1})
+        out: list[tuple[float, float]] = []
+        runs: list[tuple[int, int]] = []
+        for i in bad.tolist():
+            if runs and i == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((i, i))
+        for i, j in runs:
+            if i - 2 < 0 or j + 2 > n - 1:
+                continue  # too close to the end of the line to see both pieces
+            if j - i <= 1:
+                sl = (s[i - 1] - s[i - 2]) / step
+                sr = (s[j + 2] - s[j + 1]) / step
+                if abs(float(sl - sr)) > 0:
+                    ta, tb = float(ts[i - 1]), float(ts[j + 1])
+                    t_star = float((s[j + 1] - s[i - 1] + sl * ta - sr * tb) / (sl - sr))
+                    if ta - 1e-12 <= t_star <= tb + 1e-12:
+                        check = self._g(target, (x0 + t_star * v)[None]) @ proj
+                        pred = s[i - 1] + sl * (t_star - ta)
+                        if abs(float(check[0] - pred)) <= 1e-7 * self._rel * (
+                            abs(float(pred)) + 1.0
+                        ):
+                            out.append((t_star, step))
+                            continue
+            if depth < 4 and (ts[j + 1] - ts[i - 1]) > 1e-9:
+                out += self._critical_points(
+                    target, x0, v, float(ts[i - 1]), float(ts[j + 1]), proj, depth + 1
+                )
+        return out
+
+    # ------------------------------------------------------------------ step 2
+    def _jacobian(self, target: Target, x: torch.Tensor, eta: float) -> torch.Tensor:
+        d = len(x)
+        pts = torch.cat([x[None], x[None] + eta * torch.eye(d, dtype=F64)])
+        out = self._g(target, pts)
+        return (out[1:] - out[:1]).T / eta  # (outputs, d)
+
+    def _neuron_row(
+        self, target: Target, xs: torch.Tensor, v: torch.Tensor, gap: float, orient: torch.Tensor
+    ) -> _Hyperplane | None:
+        eps = gap / 4
+        eta = eps * (1e-3 if self._rel == 1.0 else 0.2)
+        jp = self._jacobian(target, xs + eps * v, eta)
+        jm = self._jacobian(target, xs - eps * v, eta)
+        diff = jp - jm
+        sv = torch.linalg.svdvals(diff)
+        if float(sv[0]) == 0 or (len(sv) > 1 and float(sv[1]) > 1e-5 * self._rel * float(sv[0])):
+            return None  # not a single-neuron kink (two hyperplanes close by)
+        row = diff[int(diff.norm(dim=1).argmax())]
+        w = row / row.norm()
+        if float(w @ orient) < 0:
+            w = -w
+        return _Hyperplane(w=w, b=float(-(w @ xs)))
+
+    def _is_global(
+        self,
+        target: Target,
+        plane: _Hyperplane,
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        g: torch.Generator,
+        checks: int = 4,
+    ) -> bool:
+        """A first-layer hyperplane is a kink everywhere on it; a deeper neuron's is not."""
+        passed = 0
+        for _ in range(8 * checks):
+            r = lo + (hi - lo) * torch.rand(len(lo), generator=g, dtype=F64)
+            xp = r - (plane.w @ r + plane.b) * plane.w
+            if bool((xp < lo).any()) or bool((xp > hi).any()):
+                continue
+            delta = 1e-4 * float((hi - lo).min())
+            ts = torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0], dtype=F64) * delta
+            out = self._g(target, xp[None] + ts[:, None] * plane.w[None])
+            left = out[0] - 2 * out[1] + out[2]
+            right = out[2] - 2 * out[3] + out[4]
+            mid = out[1] - 2 * out[2] + out[3]
+            scale = 1e-9 * self._rel * (float(out.abs().max()) + 1.0)
+            if float(left.abs().max()) > scale or float(right.abs().max()) > scale:
+                continue  # another kink nearby; inconclusive
+            if float(mid.abs().max()) <= scale:
+                return False
+            passed += 1
+            if passed >= checks:
+                return True
+        return passed > 0
+
+    def _complete(
+        self,
+        target: Target,
+        planes: list[_Hyperplane],
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        g: torch.Generator,
+    ) -> bool:
+        """Whether ``A ReLU(Z) + L x + c`` fits random queries exactly (all neurons found)."""
+        w = torch.stack([p.w for p in planes])
+        b = torch.tensor([p.b for p in planes], dtype=F64)
+        xs, ys = self._fit_points(target, lo, hi, g, len(planes))
+        design = torch.cat([torch.relu(xs @ w.T + b), xs, torch.ones(len(xs), 1, dtype=F64)], 1)
+        sol = torch.linalg.lstsq(design, ys).solution
+        resid = float((design @ sol - ys).abs().max() / (ys.abs().max() + 1e-300))
+        return resid < 1e-6 * self._rel
+
+    # ------------------------------------------------------------------ step 3 (one layer)
+    def _fit_points(
+        self, target: Target, lo: torch.Tensor, hi: torch.Tensor, g: torch.Generator, h: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        d = len(lo)
+        n = self.fit_queries or 4 * (h + d + 1)
+        xs = lo + (hi - lo) * torch.rand(n, d, generator=g, dtype=F64)
+        return xs, self._g(target, xs)
+
+    def _finish_one(
+        self,
+        target: Target,
+        planes: list[_Hyperplane],
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        g: torch.Generator,
+        extra: dict[str, Any],
+        stopped: bool,
+        message: str,
+    ) -> Stolen:
+        w = torch.stack([p.w for p in planes])
+        b = torch.tensor([p.b for p in planes], dtype=F64)
+        h, d = w.shape
+        xs, ys = self._fit_points(target, lo, hi, g, h)
+        z = xs @ w.T + b
+        design = torch.cat([torch.relu(z), xs, torch.ones(len(xs), 1, dtype=F64)], 1)
+        sol = torch.linalg.lstsq(design, ys).solution  # (h + d + 1, outputs)
+        a = sol[:h].T  # (outputs, h)
+        lin = sol[h : h + d].T  # (outputs, d)
+        # signs: sum_j beta_j a_j w_j^T = -L
+        mats = torch.stack([torch.outer(a[:, j], w[j]).reshape(-1) for j in range(h)], 1)
+        beta = torch.linalg.lstsq(mats, -lin.reshape(-1, 1)).solution.flatten()
+        flip = beta > 0.5
+        resid_beta = float((beta - flip.to(F64)).abs().max()) if h else 0.0
+        w = torch.where(flip[:, None], -w, w)
+        b = torch.where(flip, -b, b)
+        z = xs @ w.T + b
+        design = torch.cat([torch.relu(z), torch.ones(len(xs), 1, dtype=F64)], 1)
+        sol = torch.linalg.lstsq(design, ys).solution
+        a2, b2 = sol[:h].T, sol[h]
+        fit = torch.relu(z) @ a2.T + b2
+        resid = float((fit - ys).abs().max() / (ys.abs().max() + 1e-300))
+        lin_final: torch.Tensor | None = None
+        signs_ok = resid_beta < 1e-3 * self._rel and resid < 1e-6 * self._rel
+        if not signs_ok:
+            log.warning(
+                "cryptanalytic: signs not resolved exactly (beta residual %.3g, fit residual "
+                "%.3g); keeping a linear skip term so the copy stays functionally exact",
+                resid_beta,
+                resid,
+            )
+            w = torch.where(flip[:, None], -w, w)
+            b = torch.where(flip, -b, b)
+            design = torch.cat([torch.relu(xs @ w.T + b), xs, torch.ones(len(xs), 1, dtype=F64)], 1)
+            sol = torch.linalg.lstsq(design, ys).solution
+            a2, lin_final, b2 = sol[:h].T, sol[h : h + d].T, sol[h + d]
+        model = ReLUNet(w, b, a2, b2, lin_final, pad_class0=target.output == "probs")
+        extra.update(
+            signs_resolved=signs_ok, sign_residual=resid_beta, fit_residual=resid, hidden_found=h
+        )
+        param_error, rel = self._param_error(target, w, b, a2, b2, extra)
+        extra["param_error_relative"] = rel
+        return Stolen(
+            model=model,
+            parameters={
+                "hidden_dim": h,
+                "w1": w.numpy(),
+                "b1": b.numpy(),
+                "w2": a2.numpy(),
+                "b2": b2.numpy(),
+                "identifiable_as": "hidden neurons up to permutation and positive scaling "
+                "(rows of w1 have unit norm)",
+            },
+            param_error=param_error,
+            extra=extra,
+            stopped_early=stopped,
+            message=message,
+        )
+
+    def _param_error(
+        self,
+        target: Target,
+        w: torch.Tensor,
+        b: torch.Tensor,
+        a2: torch.Tensor,
+        b2: torch.Tensor,
+        extra: dict[str, Any],
+    ) -> tuple[float | None, float | None]:
+        truth = _true_layers(target)
+        if truth is None or len(truth) != 2:
+            return None, None
+        (tw1, tb1), (tw2, tb2) = truth
+        scale = tw1.norm(dim=1)
+        alive = scale > 0
+        tw, tb = tw1[alive] / scale[alive, None], tb1[alive] / scale[alive]
+        ta = tw2[:, alive] * scale[alive][None]
+        if target.output == "probs":
+            ta = ta[1:] - ta[:1]
+            tb2 = tb2[1:] - tb2[:1]
+        extra["true_hidden_dim"] = int(tw1.shape[0])
+        if len(w) != len(tw):
+            extra["param_error_note"] = f"found {len(w)} of {len(tw)} neurons"
+            return None, None
+        sim = w @ tw.T
+        match = sim.argmax(1)
+        if len(set(match.tolist())) != len(w) or bool((sim.max(1).values < 0.999).any()):
+            extra["param_error_note"] = "recovered neurons do not match the true ones one-to-one"
+            return None, None
+        errs = {
+            "w1": (w - tw[match]).abs().max() / tw.abs().max(),
+            "b1": (b - tb[match]).abs().max() / max(float(tb.abs().max()), 1e-12),
+            "w2": (a2 - ta[:, match]).abs().max() / ta.abs().max(),
+            "b2": (b2 - tb2).abs().max() / max(float(tb2.abs().max()), 1e-12),
+        }
+        absolute = max(
+            float((w - tw[match]).abs().max()),
+            float((b - tb[match]).abs().max()),
+            float((a2 - ta[:, match]).abs().max()),
+            float((b2 - tb2).abs().max()),
+        )
+        extra["param_error_by_layer"] = {k: float(v) for k, v in errs.items()}
+        return absolute, max(float(v) for v in errs.values())
+
+    # ------------------------------------------------------------------ step 4 (two layers)
+    def _finish_two(
+        self,
+        target: Target,
+        planes: list[_Hyperplane],
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        g: torch.Generator,
+        extra: dict[str, Any],
+        stopped: bool,
+        message: str,
+    ) -> Stolen:
+        first = [
+            p
+            for p in planes
+            if len(p.lines) >= self.min_support and self._is_global(target, p, lo, hi, g)
+        ]
+        extra["first_layer_found"] = len(first)
+        extra["other_hyperplanes"] = len(planes) - len(first)
+        if not first:
+            raise InputError(
+                "cryptanalytic: no hyperplane is supported by enough critical points to be a "
+                f"first-layer neuron (min_support={self.min_support}); search more lines"
+            )
+        w = torch.stack([p.w for p in first])
+        b = torch.tensor([p.b for p in first], dtype=F64)
+        truth = _true_layers(target)
+        if truth is not None and len(truth) >= 2:
+            tw1, tb1 = truth[0]
+            scale = tw1.norm(dim=1)
+            tw, tb = tw1 / scale[:, None], tb1 / scale
+            sim = (w @ tw.T).abs()
+            match = sim.argmax(1)
+            sgn = torch.sign((w * tw[match]).sum(1))
+            err_w = float((w - sgn[:, None] * tw[match]).abs().max())
+            err_b = float((b - sgn * tb[match]).abs().max())
+            extra["true_first_layer_dim"] = int(tw1.shape[0])
+            extra["first_layer_error_up_to_sign"] = max(err_w, err_b)
+            extra["first_layer_matched"] = len(set(match.tolist()))
+        # complete the copy: fit the deeper layers on queried points (not cryptanalytic)
+        n_fit = self.fit_queries or 4000
+        xs = lo + (hi - lo) * torch.rand(n_fit, len(lo), generator=g, dtype=F64)
+        try:
+            ys = self._g(target, xs)
+        except BudgetExhausted as exc:
+            stopped, message = True, str(exc)
+            ys = None
+        model = None
+        if ys is not None:
+            model = _fit_rest(w, b, ys, xs, seed=self.seed, pad_class0=target.output == "probs")
+        extra["deeper_layers"] = "fitted by gradient descent on queried points (not exact)"
+        return Stolen(
+            model=model,
+            parameters={
+                "first_layer_dim": len(first),
+                "w1": w.numpy(),
+                "b1": b.numpy(),
+                "identifiable_as": "first-layer neurons up to sign, permutation and scaling",
+            },
+            param_error=extra.get("first_layer_error_up_to_sign"),
+            extra=extra,
+            stopped_early=stopped,
+            message=message,
+        )
+
+
+class _Rest(nn.Module):
+    def __init__(self, w: torch.Tensor, b: torch.Tensor, hidden: int, out: int, pad: bool) -> None:
+        super().__init__()
+        self.register_buffer("w", w)
+        self.register_buffer("b", b)
+        h1 = len(w)
+        # both orientations of each first-layer neuron are offered (its sign is unknown)
+        self.l2 = nn.Linear(2 * h1, hidden).double()
+        self.l3 = nn.Linear(hidden, out).double()
+        self.pad = pad
+
+    w: torch.Tensor
+    b: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.reshape(len(x), -1).to(F64) @ self.w.T + self.b
+        u = torch.cat([torch.relu(z), torch.relu(-z)], 1)
+        out = self.l3(torch.relu(self.l2(u)))
+        if self.pad:
+            out = torch.cat([torch.zeros(len(x), 1, dtype=F64, device=x.device), out], 1)
+        return out  # type: ignore[no-any-return]
+
+
+def _fit_rest(
+    w: torch.Tensor,
+    b: torch.Tensor,
+    ys: torch.Tensor,
+    xs: torch.Tensor,
+    *,
+    seed: int | None,
+    pad_class0: bool,
+) -> nn.Module:
+    torch.manual_seed(int(seed or 0))
+    model = _Rest(w, b, max(32, 2 * len(w)), ys.shape[1], pad_class0)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    x_in = xs
+    for _ in range(1500):
+        pred = model(x_in)
+        if pad_class0:
+            pred = pred[:, 1:]
+        loss = ((pred - ys) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _box(target: Target, radius: float, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    lo = torch.broadcast_to(target.lower.cpu(), target.input_shape).to(F64).reshape(-1)
+    hi = torch.broadcast_to(target.upper.cpu(), target.input_shape).to(F64).reshape(-1)
+    lo = torch.where(torch.isfinite(lo), lo, torch.full_like(lo, -radius))
+    hi = torch.where(torch.isfinite(hi), hi, torch.full_like(hi, radius))
+    if bool((hi <= lo).any()):
+        raise ConfigError(
+            "cryptanalytic: the target's bounds leave no room to search (lower == upper)"
+        )
+    return lo, hi
+
+
+def _clip_line(
+    x0: torch.Tensor, v: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
+) -> tuple[float, float]:
+    """The interval of ``t`` with ``x0 + t v`` inside the box (x0 is inside)."""
+    t_lo, t_hi = -math.inf, math.inf
+    for i in range(len(v)):
+        vi = float(v[i])
+        if abs(vi) < 1e-15:
+            continue
+        a = (float(lo[i]) - float(x0[i])) / vi
+        c = (float(hi[i]) - float(x0[i])) / vi
+        t_lo = max(t_lo, min(a, c))
+        t_hi = min(t_hi, max(a, c))
+    return t_lo, t_hi
+
+
+def _on_known(planes: list[_Hyperplane], xs: torch.Tensor, tol: float) -> _Hyperplane | None:
+    if not planes:
+        return None
+    w = torch.stack([p.w for p in planes])
+    b = torch.tensor([p.b for p in planes], dtype=F64)
+    dist = (w @ xs + b).abs()
+    k = int(dist.argmin())
+    return planes[k] if float(dist[k]) < tol * (1.0 + float(xs.abs().max())) else None
+
+
+def _same_plane(planes: list[_Hyperplane], new: _Hyperplane, tol: float) -> _Hyperplane | None:
+    for p in planes:
+        if float(p.w @ new.w) > 1 - tol and abs(p.b - new.b) < 100 * tol * (1.0 + abs(p.b)):
+            return p
+    return None
+
+
+def _true_layers(target: Target) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """The Linear layers of the white-box model behind ``target`` (experimenter's truth)."""
+    t: Any = target
+    while t is not None:
+        for attr in ("model", "module"):
+            m = getattr(t, attr, None)
+            if isinstance(m, nn.Module):
+                layers = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
+                return [
+                    (
+                        lay.weight.detach().to(F64).cpu(),
+                        (
+                            lay.bias.detach().to(F64).cpu()
+                            if lay.bias is not None
+                            else torch.zeros(lay.out_features, dtype=F64)
+                        ),
+                    )
+                    for lay in layers
+                ]
+        t = getattr(t, "inner", None)
+    return None

@@ -1,0 +1,144 @@
+"""Safe model loading: ``advlab.load_model(path)`` and ``advlab convert``.
+
+Defence in depth, never a fallback to unsafe loading:
+
+1. the file is scanned statically (:mod:`advlab.serialization.scan`); any finding or scan error
+   refuses the load;
+2. safetensors files are read with :func:`safetensors.torch.load_file` (no code possible);
+3. PyTorch checkpoints (zip or legacy) are read by torch with ``weights_only=True``, i.e. with
+   torch's restricted unpickler, plus an explicit caller allowlist through
+   :func:`torch.serialization.safe_globals`.
+
+Neither the stdlib unpickler nor an unrestricted torch load is ever used. See the PyTorch
+security notes on ``weights_only`` (torch >= 2.6 default) and Hugging Face's safetensors audit
+(Trail of Bits, 2023).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from advlab.serialization.findings import FileReport
+from advlab.serialization.formats import Kind, sniff
+from advlab.serialization.policy import Policy
+from advlab.serialization.scan import ScanOptions, scan_file
+
+log = logging.getLogger(__name__)
+
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+class UnsafeModelError(Exception):
+    """The file needs code to load (or could not be verified); it was not loaded."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        super().__init__(
+            f"refusing to load {os.fspath(path)}: {reason}. Only weights are loaded safely: "
+            "use a .safetensors file, or convert a weights-only checkpoint with "
+            "`advlab convert in.pt out.safetensors` (a pickled nn.Module must be re-saved as "
+            "model.state_dict() in a trusted environment)."
+        )
+        self.reason = reason
+
+
+def qualified_name(obj: Any) -> str:
+    """``module.qualname`` of a class or function, as it appears in a pickle."""
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _describe(report: FileReport) -> str:
+    parts = [f"{f.severity.label}: {f.message} [{f.location}]" for f in report.real_findings[:5]]
+    more = len(report.real_findings) - 5
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _as_state_dict(path: Path, obj: Any) -> dict[str, Any]:
+    import torch
+
+    def is_sd(o: Any) -> bool:
+        return isinstance(o, Mapping) and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in o.items()
+        )
+
+    if is_sd(obj):
+        return dict(obj)
+    if isinstance(obj, Mapping):
+        for key in STATE_DICT_KEYS:
+            if is_sd(obj.get(key)):
+                return dict(obj[key])
+    raise ValueError(
+        f"{path}: loaded safely but it is not a state dict (str -> Tensor); top-level type "
+        f"{type(obj).__name__}"
+        + (f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping) else "")
+    )
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    allowlist: Iterable[Any] = (),
+    map_location: str = "cpu",
+) -> dict[str, Any]:
+    """Load a state dict (``dict[str, torch.Tensor]``) from safetensors or a PyTorch checkpoint.
+
+    ``allowlist``: extra classes/functions the checkpoint may reference (for example a custom
+    tensor subclass); they are added to both the static scan and torch's weights-only
+    unpickler. For a training checkpoint (``{"model": state_dict, "optimizer": ...}``) the state
+    dict under ``state_dict`` / ``model_state_dict`` / ``model`` is returned.
+
+    Raises :class:`UnsafeModelError` when the file would need code to load, and ``ValueError``
+    when it is safe but not a state dict.
+    """
+    p = Path(path)
+    extra = list(allowlist)
+    names = frozenset(qualified_name(o) for o in extra)
+    report = scan_file(p, ScanOptions(policy=Policy(extra_allow=names)))
+    if report.errors:
+        raise UnsafeModelError(p, "the file could not be fully verified: " + report.errors[0])
+    if report.real_findings:
+        raise UnsafeModelError(p, "static scan found " + _describe(report))
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    kind = sniff(head, p.stat().st_size)
+    import torch
+
+    if kind is Kind.SAFETENSORS:
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(p), device=map_location))
+    if kind is Kind.ZIP and "pytorch-zip" in report.formats or kind is Kind.PICKLE:
+        import pickle
+
+        try:
+            with torch.serialization.safe_globals(extra):
+                obj = torch.load(p, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise UnsafeModelError(p, f"torch's weights-only unpickler refused it: {exc}") from exc
+        return _as_state_dict(p, obj)
+    raise UnsafeModelError(p, f"unsupported format {kind.value!r} for load_model")
+
+
+def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """Convert a weights-only checkpoint to safetensors, loading it with :func:`load_model`."""
+    import torch
+    from safetensors.torch import save_file
+
+    sd = load_model(src)
+    seen: set[tuple[int, int]] = set()
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        t = v.detach()
+        if t.is_sparse or t.layout != torch.strided:
+            t = t.to_dense()
+        ident = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        if ident in seen or not t.is_contiguous():
+            t = t.clone().contiguous()  # safetensors refuses shared / strided storage
+        seen.add(ident)
+        out[k] = t
+    dst_p = Path(dst)
+    save_file(out, str(dst_p), metadata={"converted_by": "advlab", "source": Path(src).name})
+    return dst_p
