@@ -10,7 +10,10 @@ from advlab.attacks.evasion.base import EvasionAttack
 from advlab.attacks.evasion.cw import CarliniWagnerL2
 from advlab.attacks.evasion.deepfool import DeepFool
 from advlab.attacks.evasion.fgsm import FGSM
+from advlab.attacks.evasion.hopskipjump import HopSkipJump
 from advlab.attacks.evasion.pgd import PGD
+from advlab.attacks.evasion.simba import SimBA
+from advlab.attacks.evasion.square import Square
 from advlab.attacks.evasion.transfer import Transfer
 
 __all__ = [
@@ -22,5 +25,8 @@ __all__ = [
     "CarliniWagnerL2",
     "DeepFool",
     "EvasionAttack",
+    "HopSkipJump",
+    "SimBA",
+    "Square",
     "Transfer",
 ]
