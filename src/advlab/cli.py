@@ -192,34 +192,48 @@ def attack(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="results directory")] = Path(
+    out_dir: Annotated[Path, typer.Option("--out", help="run directory")] = Path(
         "advlab-results/demo"
     ),
-    n: Annotated[int, typer.Option("--n", help="test points")] = 300,
+    quick: Annotated[bool, typer.Option("--quick", help="fewer points and steps")] = False,
     device: Device = "auto",
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Train (or load cached) digits CNNs, run a suite of evasion attacks, print the table."""
+    """Default assessment on embedded digits: a standard, an adversarially trained and a
+    bit-depth-defended CNN against a suite of evasion attacks; prints the robust-accuracy
+    table and writes the run directory with the HTML report."""
     _setup(quiet)
-    from advlab.demo import run_evasion_demo
+    from advlab.assess.demo import run_demo
+    from advlab.assess.runner import load_results
+    from advlab.report.view import build_view
 
-    summary = run_evasion_demo(out_dir, device=device, seed=seed, n_points=n)
-    t = Table(title=f"robust accuracy on digits ({summary['n_points']} test points, L-inf)")
-    t.add_column("model")
+    report = run_demo(out_dir, device=device, seed=seed, quick=quick)
+    view = build_view(load_results(report.parent))
+    eps_all = sorted({r.eps for r in view.rows if r.eps is not None})
+    t = Table(title="robust accuracy on digits (L-inf); clean accuracy in the last column")
+    t.add_column("target")
     t.add_column("attack")
-    for e in sorted({r["eps"] for r in summary["table"]}):
+    for e in eps_all:
         t.add_column(f"eps={e:g}", justify="right")
     t.add_column("clean", justify="right")
-    seen: dict[tuple[str, str], dict[float, float]] = {}
+    grid: dict[tuple[str, str], dict[float, float]] = {}
     clean: dict[str, float] = {}
-    for r in summary["table"]:
-        seen.setdefault((r["model"], r["attack"]), {})[r["eps"]] = r["robust_accuracy"]
-        clean[r["model"]] = r["clean_accuracy"]
-    for (m, a), accs in seen.items():
-        t.add_row(m, a, *[f"{accs[e]:.3f}" for e in sorted(accs)], f"{clean[m]:.3f}")
+    for r in view.rows:
+        if r.status == "ok" and r.eps is not None:
+            grid.setdefault((r.variant, r.attack), {})[r.eps] = r.robust
+            clean[r.variant] = r.clean
+    for (variant, attack), accs in grid.items():
+        cells = [f"{accs[e]:.3f}" if e in accs else "" for e in eps_all]
+        t.add_row(variant, attack, *cells, f"{clean.get(variant, float('nan')):.3f}")
     out.print(t)
-    out.print(f"results written to {out_dir / 'results.json'} ({summary['seconds']:.0f}s)")
+    for w in view.warnings:
+        err.print(
+            f"[yellow]sanity warning[/] ({w.get('variant', '')}): {w.get('title', '')}: "
+            f"{w.get('detail', '')}",
+            highlight=False,
+        )
+    out.print(f"verdict: {view.verdict}; report: {report}")
 
 
 def _mount_plugins() -> None:
@@ -247,16 +261,36 @@ def _mount_plugins() -> None:
         logging.getLogger(__name__).debug("assess CLI unavailable: %s", exc)
 
 
-def main() -> None:
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """click's UsageError, wherever this typer version keeps its click."""
+    found: list[type[BaseException]] = []
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(__import__(mod, fromlist=["UsageError"]).UsageError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Exit codes: 0 ok, 1 findings / failed gates, 2 error, 3 nothing done,
+    4 usage error."""
     _mount_plugins()
+    usage = _usage_errors()
     try:
-        app()
+        rc = app(args=argv, standalone_mode=False)
+    except usage as exc:
+        exc.show()  # type: ignore[attr-defined]
+        raise SystemExit(4) from None
     except AdvlabError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         raise SystemExit(130) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    raise SystemExit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,254 @@
+"""Command-line functions: ``assess``, ``init``, ``validate``, ``report``, ``schema``.
+
+:func:`register` mounts them on a Typer app. Exit codes: 0 every gate passes; 1 a gate
+failed (0 with ``--soft-fail``); 2 an error; 3 nothing assessed; 4 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from advlab.assess.runner import (
+    EXIT_ERROR,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_USAGE,
+    AssessmentInterrupted,
+    RunDirError,
+    exit_code,
+)
+from advlab.errors import AdvlabError, ConfigError
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_CONFIG = """\
+# advlab assessment config (schema version 1). Validate with: advlab validate THIS_FILE
+# Run with: advlab assess THIS_FILE --out runs/digits   (add --resume to continue a run)
+version: 1
+name: digits-robustness
+
+# What is attacked. kinds: model (advlab .safetensors + .json), onnx, http, python
+# ("module:function" returning a Target), reference (an advlab model trained on embedded data).
+targets:
+  - kind: reference            # e.g. kind: model, path: models/digits.safetensors
+    name: standard
+    dataset: digits
+    train: {epochs: 20}
+  - kind: reference
+    name: adv-trained
+    dataset: digits
+    train: {epochs: 20, adversarial: pgd, adv_eps: 0.1, adv_steps: 5}
+
+# Defended variants: each defense wraps every target (or only `targets: [...]`), so the
+# report shows before and after.
+defenses:
+  - name: bit_depth
+    params: {bits: 3}
+    targets: [standard]
+
+# The points attacked: an embedded dataset (digits, breast_cancer, wine, synthetic) or a file.
+data: {dataset: digits, split: test, n: 200, seed: 0}
+
+threat_model:
+  goal: evasion                # evasion | extraction | inference | poisoning
+  knowledge: white-box         # white-box | grey-box | black-box
+  access: gradients            # gradients | scores | labels
+  query_budget: null           # queries per point per attack (null: unlimited)
+  perturbation:
+    norm: linf                 # linf | l2 | l1
+    eps: [0.05, 0.1, 0.2]      # fractions such as 8/255 work too
+    bounds: null               # default: the target's own input bounds
+    immutable: []              # flat indices of features the attacker cannot change
+
+# Omit `attacks` for the recommended suite of the threat model.
+attacks:
+  - fgsm
+  - {name: pgd, params: {steps: 40, restarts: 1}}
+
+# CI gates; without target= a gate must hold for every target and defended variant.
+gates:
+  - robust_accuracy(linf, 0.1, target=adv-trained) >= 0.50
+  - clean_accuracy(target=standard) >= 0.90
+
+seed: 0
+executor: {name: serial}       # serial | processes (workers: N)
+"""
+
+
+def _fail(msg: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(code)
+
+
+def assess(
+    config: Path = typer.Argument(..., help="Assessment config (YAML)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run; finished tasks are kept."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="serial | processes"),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Processes for --executor processes."
+    ),
+    soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even when a gate fails."),
+) -> None:
+    """Run an assessment and write the run directory and its reports."""
+    from advlab.assess.runner import run_assessment
+
+    if not config.is_file():
+        raise _fail(f"config file not found: {config}", EXIT_USAGE)
+    if executor is not None and executor not in ("serial", "processes"):
+        raise _fail(f"--executor must be serial or processes, got {executor!r}", EXIT_USAGE)
+    try:
+        outcome = run_assessment(config, out, resume=resume, executor=executor, workers=workers)
+    except RunDirError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except AssessmentInterrupted as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; continue with --resume", EXIT_ERROR) from None
+    except AdvlabError as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    res = outcome.results
+    c = res["counts"]
+    typer.echo(
+        f"{c['ok']} tasks ok, {c['skipped']} skipped, {c['error']} failed "
+        f"({outcome.reused} reused from an earlier run)",
+        err=True,
+    )
+    for g in res["gates"]:
+        status = "PASS" if g["passed"] else "FAIL"
+        val = "n/a" if g["value"] is None else f"{g['value']:.4f}"
+        typer.echo(f"  {status}  {g['gate']}  (measured {val})", err=True)
+    n_warn = sum(1 for w in res["sanity"] if w["severity"] != "note")
+    if n_warn:
+        typer.echo(f"  {n_warn} sanity warning(s): see the report", err=True)
+    html = outcome.run_dir / "report.html"
+    typer.echo(str(html if html.exists() else outcome.run_dir))
+    code = exit_code(res, soft_fail=soft_fail)
+    if code == EXIT_NOTHING:
+        typer.echo("error: nothing was assessed (every task was skipped or failed)", err=True)
+    raise typer.Exit(code)
+
+
+def init(
+    path: Path = typer.Argument(Path("advlab-assess.yaml"), help="Where to write the example."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write an annotated example config."""
+    if path.exists() and not force:
+        raise _fail(f"{path} exists; pass --force to overwrite it", EXIT_USAGE)
+    path.write_text(EXAMPLE_CONFIG)
+    typer.echo(str(path))
+
+
+def validate(config: Path = typer.Argument(..., help="Assessment config (YAML).")) -> None:
+    """Check a config (schema, names, parameters, access) without running anything."""
+    from advlab.assess.config import load_config
+    from advlab.assess.runner import check_config, plan
+
+    try:
+        cfg = load_config(config)
+        check_config(cfg)
+        tasks = plan(cfg, config.resolve().parent)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    except AdvlabError as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    suite = sum(1 for t in tasks if t.role == "suite")
+    typer.echo(
+        f"{config}: valid ({len(cfg.targets)} target(s), {suite} attack task(s), "
+        f"{len(tasks) - suite} sanity task(s), {len(cfg.gates)} gate(s))"
+    )
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    format: list[str] = typer.Option(
+        ["html"], "--format", "-f", help="html | md | json | junit | sarif (repeatable)"
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (one format)."),
+    soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even when a gate fails."),
+) -> None:
+    """Re-render reports from a run directory (never re-runs attacks)."""
+    from advlab.assess.runner import load_results
+    from advlab.report import FORMATS, render
+
+    bad = [f for f in format if f not in FORMATS]
+    if bad:
+        raise _fail(f"unknown format(s) {bad}; expected: {', '.join(FORMATS)}", EXIT_USAGE)
+    if out is not None and len(format) != 1:
+        raise _fail("--out needs exactly one --format", EXIT_USAGE)
+    if not (run_dir / "run.json").is_file() and not (run_dir / "results.json").is_file():
+        raise _fail(f"{run_dir} is not an advlab run directory (no run.json)", EXIT_USAGE)
+    try:
+        results = load_results(run_dir)
+        for f in format:
+            if f == "json" and out is None:
+                typer.echo(str(run_dir / "results.json"))
+                continue
+            typer.echo(str(render(run_dir, f, out=out, results=results)))
+    except AdvlabError as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    raise typer.Exit(exit_code(results, soft_fail=soft_fail))
+
+
+def schema(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to a file."),
+) -> None:
+    """Print the JSON Schema of assessment configs."""
+    from advlab.assess.config import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        typer.echo(str(out))
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``assess``, ``init``, ``validate``, ``report`` and ``schema`` on ``app``."""
+    app.command("assess")(assess)
+    app.command("init")(init)
+    app.command("validate")(validate)
+    app.command("report")(report)
+    app.command("schema")(schema)
+
+
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Click's UsageError, wherever this typer version keeps click."""
+    types: list[type[BaseException]] = []
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            m = __import__(mod, fromlist=["UsageError"])
+            types.append(m.UsageError)
+        except ImportError:
+            continue
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m advlab.assess``); usage errors exit 4."""
+    app = typer.Typer(
+        add_completion=False,
+        no_args_is_help=True,
+        help="advlab assessments (standalone entry point)",
+    )
+    register(app)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    usage = _usage_error_types()
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except usage as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return EXIT_USAGE
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        return EXIT_ERROR
+    return int(rc) if isinstance(rc, int) else EXIT_OK

@@ -1,0 +1,450 @@
+"""The assessment configuration: a versioned pydantic v2 schema.
+
+An assessment names the *targets* (a model file with its metadata, an ONNX file, an HTTP
+endpoint, a Python entry point ``module:function`` returning a Target, or an embedded
+reference model), optional *defenses* applied to them (defended variants, so the report shows
+before and after), the *data*, the *threat model* (goal, knowledge, access, query budget,
+perturbation set), the *attacks* (a recommended suite per threat model when omitted), the
+*gates* (``robust_accuracy(linf, 0.1) >= 0.70``) and the *seed*.
+
+Errors name the path of the bad field and what was expected, e.g.
+``threat_model.perturbation.eps.1: eps must be > 0, got -0.1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from advlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONFIG_VERSION = 1
+ReportFormat = Literal["html", "md", "json", "junit", "sarif"]
+REPORT_FORMATS: tuple[ReportFormat, ...] = ("html", "md", "json", "junit", "sarif")
+GOALS = ("evasion", "extraction", "inference", "poisoning")
+_FRACTION = re.compile(r"^\s*\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*$")
+_ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def parse_number(value: Any) -> float:
+    """A float from a number or a fraction string such as ``"8/255"`` (never evaluated)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if _FRACTION.match(s):
+            num, den = (x.strip() for x in s.split("/"))
+            if float(den) == 0:
+                raise ValueError(f"division by zero in {value!r}")
+            return float(Fraction(num) / Fraction(den))
+        try:
+            return float(s)
+        except ValueError:
+            pass
+    raise ValueError(f"expected a number or a fraction like '8/255', got {value!r}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ---------------------------------------------------------------------------- targets
+class _TargetBase(_Strict):
+    name: str | None = Field(
+        None, description="Short name used in reports and gates (default: derived)."
+    )
+    device: str = Field("auto", description="auto | cpu | cuda[:N]")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, v: str | None) -> str | None:
+        if v is not None and not _NAME.match(v):
+            raise ValueError(f"name must use letters, digits, '.', '_' or '-', got {v!r}")
+        return v
+
+    def default_name(self) -> str:
+        raise NotImplementedError
+
+
+class ModelFileTarget(_TargetBase):
+    """An advlab model file: ``.safetensors`` weights plus its ``.json`` metadata."""
+
+    kind: Literal["model"] = "model"
+    path: str = Field(..., description="Path to the .safetensors file (relative to the config).")
+
+    def default_name(self) -> str:
+        return Path(self.path).stem
+
+
+class OnnxTarget(_TargetBase):
+    """An ONNX file run through onnxruntime (scores access)."""
+
+    kind: Literal["onnx"] = "onnx"
+    path: str = Field(..., description="Path to the .onnx file (relative to the config).")
+    bounds: tuple[float, float] = (0.0, 1.0)
+    output: Literal["logits", "probs"] = "logits"
+
+    def default_name(self) -> str:
+        return Path(self.path).stem
+
+
+class HttpTarget(_TargetBase):
+    """A JSON prediction endpoint (POST {"inputs": ...} -> {"outputs": ...})."""
+
+    kind: Literal["http"] = "http"
+    url: str = Field(..., description="http(s)://host:port/predict")
+    input_shape: list[int] = Field(..., min_length=1)
+    num_classes: int = Field(..., ge=2)
+    bounds: tuple[float, float] = (0.0, 1.0)
+    returns: Literal["probs", "logits", "labels"] = "probs"
+    timeout: float = Field(10.0, gt=0, description="Seconds per request.")
+    retries: int = Field(1, ge=0)
+    api_key_env: str | None = "ADVLAB_API_KEY"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"expected an http(s) URL with a host, got {v!r}")
+        return v
+
+    def default_name(self) -> str:
+        return "http"
+
+
+class EntryPointTarget(_TargetBase):
+    """A Python function ``module:function`` (imported, never evaluated) returning a Target."""
+
+    kind: Literal["python"] = "python"
+    entry: str = Field(..., description="'package.module:function'")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    pythonpath: str | None = Field(
+        None, description="Folder added to sys.path before the import (relative to the config)."
+    )
+
+    @field_validator("entry")
+    @classmethod
+    def _check_entry(cls, v: str) -> str:
+        if not _ENTRY.match(v):
+            raise ValueError(
+                f"expected 'module:function' (dotted module, a colon, a name), got {v!r}"
+            )
+        return v
+
+    def default_name(self) -> str:
+        return self.entry.split(":")[1]
+
+
+class ReferenceTarget(_TargetBase):
+    """An advlab reference model trained (and cached) on an embedded dataset."""
+
+    kind: Literal["reference"] = "reference"
+    dataset: str = "digits"
+    arch: str | None = None
+    train: dict[str, Any] = Field(
+        default_factory=dict,
+        description="advlab.models.TrainConfig fields, e.g. {adversarial: pgd, adv_eps: 0.1}.",
+    )
+
+    @field_validator("train")
+    @classmethod
+    def _check_train(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from dataclasses import fields
+
+        from advlab.models import TrainConfig
+
+        valid = {f.name for f in fields(TrainConfig)}
+        bad = sorted(set(v) - valid)
+        if bad:
+            raise ValueError(f"unknown training option(s) {bad}; valid: {', '.join(sorted(valid))}")
+        return v
+
+    def default_name(self) -> str:
+        return f"{self.dataset}-{self.train.get('adversarial') or 'standard'}"
+
+
+TargetSpec = Annotated[
+    Union[ModelFileTarget, OnnxTarget, HttpTarget, EntryPointTarget, ReferenceTarget],
+    Field(discriminator="kind"),
+]
+
+
+# ---------------------------------------------------------------------------- the rest
+class DefenseSpec(_Strict):
+    """A registered defense applied to targets (a defended variant of each)."""
+
+    name: str = Field(..., description="Registered defense name, e.g. bit-depth.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(None, description="Name of the variant (default: target+defense).")
+    targets: list[str] | None = Field(None, description="Apply only to these targets.")
+
+
+class DataSpec(_Strict):
+    dataset: str = Field("digits", description="Embedded dataset name or a .npz/.csv/folder path.")
+    split: Literal["test", "train"] = "test"
+    n: int = Field(200, ge=1, description="Number of points attacked (a seeded subset).")
+    seed: int = Field(0, description="Seed of the dataset split.")
+
+
+class PerturbationSpec(_Strict):
+    norm: Literal["linf", "l2", "l1"] = "linf"
+    eps: list[float] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.2],
+        min_length=1,
+        description="Radii to test; numbers or fractions such as '8/255'.",
+    )
+    bounds: tuple[float, float] | None = Field(
+        None, description="Input bounds (default: the target's own)."
+    )
+    immutable: list[int] = Field(
+        default_factory=list, description="Flat indices of features the attacker cannot change."
+    )
+
+    @field_validator("eps", mode="before")
+    @classmethod
+    def _parse_eps(cls, v: Any) -> Any:
+        if isinstance(v, (int, float, str)):
+            v = [v]
+        if not isinstance(v, list):
+            return v
+        out = []
+        for i, e in enumerate(v):
+            try:
+                val = parse_number(e)
+            except ValueError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
+            if not val > 0:
+                raise ValueError(f"item {i}: eps must be > 0, got {e!r}")
+            out.append(val)
+        return out
+
+    @field_validator("bounds")
+    @classmethod
+    def _check_bounds(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not v[0] < v[1]:
+            raise ValueError(f"expected lower < upper, got {list(v)}")
+        return v
+
+
+class QueryBudget(_Strict):
+    """Queries per attacked point, per attack and eps (a task's meter gets ``per_point * n``)."""
+
+    per_point: int | None = Field(None, ge=1)
+
+
+class ThreatModel(_Strict):
+    goal: Literal["evasion", "extraction", "inference", "poisoning"] = "evasion"
+    knowledge: Literal["white-box", "grey-box", "black-box"] = "white-box"
+    access: Literal["gradients", "scores", "labels"] = "gradients"
+    query_budget: QueryBudget = Field(default_factory=QueryBudget)  # type: ignore[arg-type]
+    perturbation: PerturbationSpec = Field(default_factory=PerturbationSpec)  # type: ignore[arg-type]
+    targeted: bool = False
+
+    @field_validator("query_budget", mode="before")
+    @classmethod
+    def _budget_shorthand(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        return {"per_point": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _knowledge_access(self) -> ThreatModel:
+        if self.knowledge == "black-box" and self.access == "gradients":
+            raise ValueError(
+                "a black-box threat model cannot grant gradient access; "
+                "set access to scores or labels"
+            )
+        return self
+
+
+class AttackSpec(_Strict):
+    name: str = Field(..., description="Registered attack name, or 'module:Class'.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(None, description="Name in reports (default: the attack name).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class ExecutorSpec(_Strict):
+    name: Literal["serial", "processes"] = "serial"
+    workers: int | None = Field(None, ge=1)
+
+
+class SanitySpec(_Strict):
+    enabled: bool = True
+    tolerance: float = Field(0.02, ge=0, le=1, description="Slack in accuracy comparisons.")
+    extra_attacks: bool = Field(
+        True, description="Run the extra FGSM / longer PGD / huge-eps probes the checks need."
+    )
+
+
+class AssessmentConfig(_Strict):
+    """An assessment: targets x attacks x eps under a threat model, with gates."""
+
+    version: Literal[1] = Field(1, description="Config schema version.")
+    name: str = "assessment"
+    targets: list[TargetSpec] = Field(..., min_length=1)
+    defenses: list[DefenseSpec] = Field(default_factory=list)
+    data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
+    threat_model: ThreatModel = Field(default_factory=ThreatModel)
+    attacks: list[AttackSpec] | None = Field(
+        None, description="Omit for the recommended suite of the threat model."
+    )
+    gates: list[str] = Field(
+        default_factory=list, description="e.g. robust_accuracy(linf, 0.1) >= 0.7"
+    )
+    seed: int = 0
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)  # type: ignore[arg-type]
+    sanity: SanitySpec = Field(default_factory=SanitySpec)  # type: ignore[arg-type]
+    reports: list[ReportFormat] = Field(default_factory=lambda: list(REPORT_FORMATS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_target(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "target" in v:
+            if "targets" in v:
+                raise ValueError("give either 'target' or 'targets', not both")
+            v = dict(v)
+            v["targets"] = [v.pop("target")]
+        return v
+
+    @field_validator("gates")
+    @classmethod
+    def _parse_gates(cls, v: list[str]) -> list[str]:
+        from advlab.assess.gates import parse_gate
+
+        for i, g in enumerate(v):
+            try:
+                parse_gate(g)
+            except ConfigError as exc:
+                raise ValueError(f"item {i}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _names(self) -> AssessmentConfig:
+        seen: set[str] = set()
+        for i, t in enumerate(self.targets):
+            if t.name is None:
+                base, k = t.default_name(), 2
+                name = base
+                while name in seen:
+                    name, k = f"{base}-{k}", k + 1
+                t.name = name
+            if t.name in seen:
+                raise ValueError(f"targets.{i}.name: duplicate target name {t.name!r}")
+            seen.add(t.name)
+        for i, d in enumerate(self.defenses):
+            for t_name in d.targets or []:
+                if t_name not in seen:
+                    raise ValueError(
+                        f"defenses.{i}.targets: unknown target {t_name!r}; "
+                        f"targets: {', '.join(sorted(seen))}"
+                    )
+        labels = [a.display for a in self.attacks or []]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(
+                f"attacks: duplicate attack label(s) {dup}; give each a distinct label"
+            )
+        return self
+
+    # ------------------------------------------------------------------ helpers
+    def target_names(self) -> list[str]:
+        return [str(t.name) for t in self.targets]
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with defaults filled in, as JSON-able data."""
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------------- loading
+def _fmt_loc(loc: tuple[Any, ...]) -> str:
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("model", "onnx", "http", "python", "reference") or not isinstance(p, str)
+    ]
+    # drop pydantic's union tags such as 'function-after[...]'
+    parts = [p for p in parts if "[" not in p]
+    return ".".join(parts) or "<root>"
+
+
+def format_validation_error(exc: ValidationError, source: str = "config") -> str:
+    lines = []
+    for err in exc.errors():
+        loc = _fmt_loc(tuple(err.get("loc", ())))
+        msg = err.get("msg", "invalid value")
+        msg = msg.replace("Value error, ", "")
+        typ = err.get("type", "")
+        got = err.get("input")
+        if typ == "extra_forbidden":
+            msg = "unknown field (check the spelling; `advlab schema` lists the fields)"
+        elif typ == "missing":
+            msg = "required field is missing"
+        elif typ in ("literal_error", "union_tag_invalid"):
+            msg = f"{msg} (got {got!r})"
+        elif typ.endswith("_type") or typ.endswith("_parsing"):
+            msg = f"{msg} (got {got!r})"
+        lines.append(f"{loc}: {msg}")
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def parse_config(data: Any, *, source: str = "config") -> AssessmentConfig:
+    """Validate a mapping into an :class:`AssessmentConfig`; errors name the field paths."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    try:
+        return AssessmentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: str | Path) -> AssessmentConfig:
+    """Read and validate a YAML (or JSON) config file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    cfg = parse_config(data, source=str(p))
+    return cfg
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config (published as docs/config.schema.json)."""
+    schema = AssessmentConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "advlab assessment configuration"
+    schema["$id"] = f"advlab-assessment-config-v{CONFIG_VERSION}"
+    return schema

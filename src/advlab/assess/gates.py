@@ -1,0 +1,255 @@
+"""CI gates: ``robust_accuracy(linf, 0.1) >= 0.70`` parsed by a small grammar (never evaluated).
+
+Grammar (whitespace is free)::
+
+    gate    := metric COMPARE number
+    metric  := NAME [ "(" [ arg ("," arg)* ] ")" ]
+    arg     := value | NAME "=" value
+    value   := number | NAME | STRING
+    number  := DIGITS ["." DIGITS] [ "/" DIGITS ["." DIGITS] ] ["%"]
+    COMPARE := ">=" | "<=" | ">" | "<" | "==" | "!="
+
+Metrics (evasion): ``robust_accuracy(norm, eps, attack=, target=)`` (per-point worst case
+over the attacks unless ``attack=`` names one), ``attack_success_rate(norm, eps, attack=,
+target=)``, ``clean_accuracy(target=)``. Any goal: ``metric(KEY, attack=, target=)`` reads
+a number from the results' summaries (``metric(tpr_at_fpr_0.001, attack=lira) <= 0.05``).
+Without ``target=`` a gate covers every target and defended variant and holds only if it
+holds for each; the reported value is the worst one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from advlab.errors import ConfigError
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?%?)
+      | (?P<op>>=|<=|==|!=|>|<)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)
+      | (?P<string>"[^"]*"|'[^']*')
+      | (?P<punct>[(),=])
+    )""",
+    re.VERBOSE,
+)
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: math.isclose(a, b, abs_tol=1e-9),
+    "!=": lambda a, b: not math.isclose(a, b, abs_tol=1e-9),
+}
+
+METRICS: dict[str, dict[str, Any]] = {
+    "robust_accuracy": {"positional": ["norm", "eps"], "keywords": {"attack", "target"}},
+    "attack_success_rate": {"positional": ["norm", "eps"], "keywords": {"attack", "target"}},
+    "clean_accuracy": {"positional": [], "keywords": {"target"}},
+    "metric": {"positional": ["key"], "keywords": {"attack", "target", "eps"}},
+}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A parsed gate: ``metric(args) op threshold``."""
+
+    text: str
+    metric: str
+    args: dict[str, Any]
+    op: str
+    threshold: float
+
+    def passes(self, value: float) -> bool:
+        return not math.isnan(value) and OPS[self.op](value, self.threshold)
+
+    def worst(self, values: list[float]) -> float:
+        """The value most against the gate (min for >=/>, max for <=/<)."""
+        finite = [v for v in values if not math.isnan(v)]
+        if not finite:
+            return float("nan")
+        failing = [v for v in finite if not self.passes(v)]
+        pool = failing or finite
+        return min(pool) if self.op in (">=", ">", "==", "!=") else max(pool)
+
+
+@dataclass
+class GateVerdict:
+    gate: str
+    passed: bool
+    value: float | None
+    threshold: float
+    op: str
+    detail: str = ""
+    per_target: dict[str, float] = field(default_factory=dict)
+    error: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "passed": self.passed,
+            "value": None if self.value is None or math.isnan(self.value) else self.value,
+            "threshold": self.threshold,
+            "op": self.op,
+            "detail": self.detail,
+            "per_target": self.per_target,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GateVerdict:
+        return cls(
+            **{k: d[k] for k in ("gate", "passed", "value", "threshold", "op")},
+            detail=d.get("detail", ""),
+            per_target=d.get("per_target", {}),
+            error=d.get("error", False),
+        )
+
+
+def _number(tok: str) -> float:
+    pct = tok.endswith("%")
+    s = tok.rstrip("%").replace(" ", "")
+    if "/" in s:
+        a, b = s.split("/")
+        if float(b) == 0:
+            raise ConfigError(f"division by zero in {tok!r}")
+        val = float(Fraction(a) / Fraction(b))
+    else:
+        val = float(s)
+    return val / 100.0 if pct else val
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    pos, out = 0, []
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ConfigError(
+                f"gate {text!r}: unexpected character {text[pos:].strip()[:1]!r} "
+                f"at position {pos}; "
+                "expected e.g. robust_accuracy(linf, 0.1) >= 0.70"
+            )
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def parse_gate(text: str) -> Gate:
+    """Parse a gate string; raises :class:`ConfigError` saying what was expected."""
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(
+            "a gate must be a non-empty string like 'robust_accuracy(linf, 0.1) >= 0.7'"
+        )
+    toks = _tokenize(text)
+    i = 0
+
+    def expect(kind: str, value: str | None = None) -> str:
+        nonlocal i
+        if i >= len(toks):
+            want = value or kind
+            raise ConfigError(f"gate {text!r}: ended early; expected {want}")
+        k, v = toks[i]
+        if k != kind or (value is not None and v != value):
+            raise ConfigError(f"gate {text!r}: unexpected {v!r}; expected {value or kind}")
+        i += 1
+        return v
+
+    metric = expect("name")
+    if metric not in METRICS:
+        raise ConfigError(
+            f"gate {text!r}: unknown metric {metric!r}; valid: {', '.join(sorted(METRICS))}"
+        )
+    spec = METRICS[metric]
+    positional: list[Any] = []
+    keywords: dict[str, Any] = {}
+    if i < len(toks) and toks[i] == ("punct", "("):
+        i += 1
+        while i < len(toks) and toks[i] != ("punct", ")"):
+            if toks[i][0] == "name" and i + 1 < len(toks) and toks[i + 1] == ("punct", "="):
+                key = toks[i][1]
+                i += 2
+                if i >= len(toks):
+                    raise ConfigError(f"gate {text!r}: ended early; expected a value for {key}")
+                keywords[key] = _value(toks[i], text)
+                i += 1
+            else:
+                if keywords:
+                    raise ConfigError(f"gate {text!r}: positional argument after a keyword")
+                positional.append(_value(toks[i], text))
+                i += 1
+            if i < len(toks) and toks[i] == ("punct", ","):
+                i += 1
+            elif i < len(toks) and toks[i] != ("punct", ")"):
+                raise ConfigError(f"gate {text!r}: unexpected {toks[i][1]!r}; expected ',' or ')'")
+        expect("punct", ")")
+    names = spec["positional"]
+    if len(positional) > len(names):
+        raise ConfigError(
+            f"gate {text!r}: {metric} takes {len(names)} positional argument(s) "
+            f"({', '.join(names) or 'none'})"
+        )
+    args: dict[str, Any] = dict(zip(names, positional, strict=False))
+    for k, v in keywords.items():
+        if k not in spec["keywords"] and k not in names:
+            valid = ", ".join(sorted(set(spec["keywords"]) | set(names)))
+            raise ConfigError(f"gate {text!r}: unknown argument {k!r}; valid: {valid}")
+        args[k] = v
+    missing = [n for n in names if n not in args]
+    if missing:
+        raise ConfigError(f"gate {text!r}: {metric} needs {', '.join(missing)}")
+    if "norm" in args and args["norm"] not in ("linf", "l2", "l1"):
+        raise ConfigError(f"gate {text!r}: norm must be linf, l2 or l1, got {args['norm']!r}")
+    if "eps" in args and not isinstance(args["eps"], float):
+        raise ConfigError(f"gate {text!r}: eps must be a number, got {args['eps']!r}")
+    op = expect("op")
+    thr_tok = expect("number")
+    if i != len(toks):
+        raise ConfigError(f"gate {text!r}: unexpected {toks[i][1]!r} after the threshold")
+    return Gate(text=text.strip(), metric=metric, args=args, op=op, threshold=_number(thr_tok))
+
+
+def _value(tok: tuple[str, str], text: str) -> Any:
+    kind, v = tok
+    if kind == "number":
+        return _number(v)
+    if kind == "name":
+        return v
+    if kind == "string":
+        return v[1:-1]
+    raise ConfigError(f"gate {text!r}: unexpected {v!r}; expected a value")
+
+
+# ---------------------------------------------------------------------------- evaluation
+def evaluate_gates(gates: list[str], records: list[Any]) -> list[GateVerdict]:
+    """Evaluate gates against finished task records (see :mod:`advlab.assess.metrics`)."""
+    from advlab.assess.metrics import gate_values
+
+    out = []
+    for text in gates:
+        g = parse_gate(text)
+        values, detail = gate_values(g, records)
+        if not values:
+            out.append(
+                GateVerdict(
+                    text,
+                    False,
+                    None,
+                    g.threshold,
+                    g.op,
+                    detail or "no results match this gate",
+                    error=True,
+                )
+            )
+            continue
+        worst = g.worst(list(values.values()))
+        passed = all(g.passes(v) for v in values.values())
+        out.append(GateVerdict(text, passed, worst, g.threshold, g.op, detail, dict(values)))
+    return out

@@ -1,0 +1,457 @@
+"""The assessment runner: plan tasks, execute them through an executor, keep every result.
+
+Run directory::
+
+    RUN_DIR/run.json          resolved config, planned tasks, environment (written first)
+    RUN_DIR/tasks/<key>.json  one record per finished task, written atomically by the worker
+                              the moment the task finishes (tmp file + fsync + rename)
+    RUN_DIR/results.json      the schema-versioned source of truth, assembled at the end
+    RUN_DIR/report.*          renderings (html, md, junit.xml, report.sarif)
+
+``resume=True`` skips every task whose record exists (ok or skipped); errored tasks are
+retried. A killed run (Ctrl-C, ``kill -9``) therefore loses at most the tasks in flight.
+Seeds derive from each task's content hash, never from the executor or the order, so the
+serial and process executors give identical numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advlab.assess.build import base_target, file_fingerprint, resolve_path
+from advlab.assess.config import (
+    AssessmentConfig,
+    ModelFileTarget,
+    OnnxTarget,
+    load_config,
+    parse_config,
+)
+from advlab.assess.tasks import TASK_KINDS, Payload, Task, execute, variants
+from advlab.errors import AdvlabError, ConfigError
+from advlab.parallel import Executor, get_executor
+
+log = logging.getLogger(__name__)
+
+RESULTS_SCHEMA = "advlab.assessment-results"
+RESULTS_SCHEMA_VERSION = 1
+EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2, 3, 4
+FINISHED = ("ok", "skipped")
+
+
+class RunDirError(AdvlabError):
+    """The run directory cannot be used as asked (a usage error: exit code 4)."""
+
+
+class AssessmentInterrupted(AdvlabError):
+    """Ctrl-C: finished tasks are kept; resume with ``--resume``."""
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    planned: int
+    ran: int
+    reused: int
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.results)
+
+
+# ---------------------------------------------------------------------------- checks
+def check_config(cfg: AssessmentConfig) -> None:
+    """Registry-level checks (names, parameters, access); errors name the field path."""
+    from advlab.access import Access
+    from advlab.assess.build import attack_class, defense_class
+
+    problems: list[str] = []
+    access = Access.parse(cfg.threat_model.access)
+    for i, a in enumerate(cfg.attacks or []):
+        try:
+            cls = attack_class(a.name)
+        except (AdvlabError, KeyError) as exc:
+            problems.append(f"attacks.{i}.name: {exc}")
+            continue
+        kind = getattr(cls, "kind", "")
+        if kind and kind != cfg.threat_model.goal:
+            problems.append(
+                f"attacks.{i}.name: {a.name} is a {kind} attack but the threat "
+                f"model's goal is {cfg.threat_model.goal}"
+            )
+        req = getattr(cls, "requires", Access.LABELS)
+        if req > access:
+            problems.append(
+                f"attacks.{i}.name: {a.name} needs {Access(req).name.lower()} access but the "
+                f"threat model grants {cfg.threat_model.access}"
+            )
+        if hasattr(cls, "_param_names"):
+            valid = set(cls._param_names())
+            for k in a.params:
+                if k not in valid:
+                    problems.append(
+                        f"attacks.{i}.params.{k}: unknown parameter of {a.name}; "
+                        f"valid: {', '.join(sorted(valid))}"
+                    )
+            for k in ("eps", "norm"):
+                if k in a.params and k in valid:
+                    problems.append(
+                        f"attacks.{i}.params.{k}: set it in "
+                        f"threat_model.perturbation, not per attack"
+                    )
+    for i, d in enumerate(cfg.defenses):
+        try:
+            dcls = defense_class(d.name)
+        except (AdvlabError, KeyError) as exc:
+            problems.append(f"defenses.{i}.name: {exc}")
+            continue
+        if hasattr(dcls, "_param_names"):
+            valid = set(dcls._param_names())
+            problems += [
+                f"defenses.{i}.params.{k}: unknown parameter of {d.name}; valid: "
+                f"{', '.join(sorted(valid))}"
+                for k in d.params
+                if k not in valid
+            ]
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def plan(cfg: AssessmentConfig, config_dir: str | Path) -> list[Task]:
+    """Every task of the assessment, in a fixed order."""
+    fps: dict[str, str] = {}
+    for t in cfg.targets:
+        if isinstance(t, (ModelFileTarget, OnnxTarget)):
+            fps[str(t.name)] = file_fingerprint(resolve_path(t.path, config_dir))
+    kind = TASK_KINDS[cfg.threat_model.goal]
+    tasks = kind.plan(cfg, fps)
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):  # identical tasks (same attack twice): keep one
+        seen: set[str] = set()
+        tasks = [t for t in tasks if not (t.key in seen or seen.add(t.key))]  # type: ignore[func-returns-value]
+    return tasks
+
+
+# ---------------------------------------------------------------------------- records
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def execute_payload(p: Payload) -> dict[str, Any]:
+    """Worker entry point (top level, picklable): run a task and write its record."""
+    task = Task.from_dict(p.task)
+    cfg = AssessmentConfig.model_validate(p.config)
+    body = execute(task, cfg, p.config_dir)
+    record = {"key": task.key, "task": task.to_dict(), **body}
+    atomic_write(Path(p.run_dir) / "tasks" / f"{task.key}.json", json.dumps(record))
+    hook = os.environ.get("ADVLAB_ASSESS_TASK_DELAY")
+    if hook:  # test seam: slow tasks down so a test can kill the run between tasks
+        time.sleep(float(hook))
+    return {"key": task.key, "status": body["status"]}
+
+
+def load_records(run_dir: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Records by key, and a note for every unreadable file (which is then ignored)."""
+    records: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    folder = run_dir / "tasks"
+    if not folder.is_dir():
+        return records, problems
+    for f in sorted(folder.glob("*.json")):
+        try:
+            rec = json.loads(f.read_text())
+            if (
+                not isinstance(rec, dict)
+                or "key" not in rec
+                or "task" not in rec
+                or "status" not in rec
+            ):
+                raise ValueError("missing key, task or status")
+            if rec["key"] != f.stem:
+                raise ValueError(f"its key {rec['key']!r} does not match the file name")
+        except (OSError, ValueError) as exc:
+            msg = f"{f}: unreadable task record ({exc}); ignored, the task will run again"
+            log.warning(msg)
+            problems.append(msg)
+            continue
+        records[rec["key"]] = rec
+    return records, problems
+
+
+def environment(device: str = "auto") -> dict[str, Any]:
+    import numpy
+    import scipy
+    import sklearn
+    import torch
+
+    import advlab
+
+    dev = "cpu"
+    if device != "cpu" and torch.cuda.is_available():
+        dev = f"cuda ({torch.cuda.get_device_name(0)})"
+    return {
+        "advlab": getattr(advlab, "__version__", "?"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": dev,
+    }
+
+
+# ---------------------------------------------------------------------------- running
+def _probe_targets(cfg: AssessmentConfig, config_dir: str, tasks: list[Task]) -> dict[str, str]:
+    """Build each target once in this process (trains/caches reference models) and send one
+    query; unreachable targets are returned with the reason."""
+    import torch
+
+    from advlab.assess.build import load_points
+
+    dead: dict[str, str] = {}
+    pts = load_points(cfg, config_dir)
+    for name in sorted({t.target for t in tasks}):
+        try:
+            target = base_target(cfg, name, config_dir)
+            target.labels(torch.as_tensor(pts.x[:1]).to(target.device))
+        except Exception as exc:  # any failure to reach the target
+            from advlab.assess.build import describe_error
+
+            dead[name] = f"target {name!r} is unreachable: {describe_error(exc)}"
+            log.error(dead[name])
+    return dead
+
+
+def run_assessment(
+    config: AssessmentConfig | str | Path | dict[str, Any],
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    executor: Executor | str | None = None,
+    workers: int | None = None,
+    config_dir: str | Path | None = None,
+    render: bool = True,
+    on_task: Callable[[dict[str, Any]], None] | None = None,
+) -> RunOutcome:
+    """Run (or resume) an assessment and write the run directory; returns the outcome.
+
+    ``config`` is a path to a YAML file, a mapping or a parsed config; relative paths in it
+    resolve against the config file's folder (or ``config_dir``).
+    """
+    config_path: Path | None = None
+    if isinstance(config, (str, Path)):
+        config_path = Path(config).resolve()
+        cfg = load_config(config_path)
+        cdir = Path(config_dir) if config_dir else config_path.parent
+    else:
+        cfg = config if isinstance(config, AssessmentConfig) else parse_config(config)
+        cdir = Path(config_dir) if config_dir else Path.cwd()
+    check_config(cfg)
+    run_dir = (
+        Path(out)
+        if out is not None
+        else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    tasks_dir = run_dir / "tasks"
+    existing, problems = load_records(run_dir)
+    if existing and not resume:
+        raise RunDirError(
+            f"{run_dir} already holds {len(existing)} task result(s); pass --resume to continue "
+            "that run, or choose another --out"
+        )
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    tasks = plan(cfg, cdir)
+    started = time.time()
+    meta = {
+        "schema": "advlab.assessment-run",
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "config": cfg.resolved(),
+        "config_path": str(config_path) if config_path else None,
+        "config_dir": str(cdir.resolve()),
+        "tasks": [t.to_dict() for t in tasks],
+        "environment": environment(cfg.targets[0].device),
+        "started": started,
+    }
+    atomic_write(run_dir / "run.json", json.dumps(meta, indent=1))
+    done = {k for k, r in existing.items() if r.get("status") in FINISHED}
+    todo = [t for t in tasks if t.key not in done]
+    reused = len(tasks) - len(todo)
+    if reused:
+        log.info("resuming: %d of %d tasks already finished", reused, len(tasks))
+    dead = _probe_targets(cfg, str(cdir), todo) if todo else {}
+    runnable = []
+    for t in todo:
+        if t.target in dead:
+            rec = {
+                "key": t.key,
+                "task": t.to_dict(),
+                "status": "error",
+                "reason": dead[t.target],
+                "seconds": 0.0,
+            }
+            atomic_write(tasks_dir / f"{t.key}.json", json.dumps(rec))
+        else:
+            runnable.append(t)
+    ex = executor if executor is not None and not isinstance(executor, str) else None
+    if ex is None:
+        name = executor if isinstance(executor, str) else cfg.executor.name
+        kwargs = {}
+        if name == "processes":
+            kwargs["workers"] = workers or cfg.executor.workers
+        ex = get_executor(name, **kwargs)
+    payloads = [
+        Payload(
+            t.to_dict(), cfg.model_dump(mode="json"), str(cdir.resolve()), str(run_dir.resolve())
+        )
+        for t in runnable
+    ]
+    interrupted = False
+    try:
+        ex.map(execute_payload, payloads, description=f"assess {cfg.name}")
+    except KeyboardInterrupt:
+        interrupted = True
+    results = assemble(run_dir, problems=problems, interrupted=interrupted)
+    if render:
+        from advlab.report import render_all
+
+        render_all(run_dir, cfg.reports, results=results)
+    outcome = RunOutcome(run_dir, len(tasks), len(runnable), reused, results)
+    if interrupted:
+        raise AssessmentInterrupted(
+            f"interrupted: {results['counts']['finished']} of {len(tasks)} tasks are saved in "
+            f"{run_dir}; continue with --resume"
+        )
+    return outcome
+
+
+def assemble(
+    run_dir: str | Path, *, problems: list[str] | None = None, interrupted: bool = False
+) -> dict[str, Any]:
+    """Build ``results.json`` from ``run.json`` and the task records (never re-runs attacks)."""
+    from advlab.assess.gates import evaluate_gates
+    from advlab.assess.sanity import run_checks
+
+    run_dir = Path(run_dir)
+    try:
+        meta = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RunDirError(
+            f"{run_dir / 'run.json'}: cannot read the run description ({exc}); "
+            "is this an advlab run directory?"
+        ) from exc
+    records, more = load_records(run_dir)
+    problems = list(problems or []) + [p for p in more if p not in (problems or [])]
+    planned = [t["key"] for t in meta.get("tasks", [])]
+    ordered = []
+    for t in meta.get("tasks", []):
+        rec = records.get(t["key"])
+        ordered.append(
+            rec
+            if rec is not None
+            else {"key": t["key"], "task": t, "status": "missing", "reason": "not run"}
+        )
+    stale = len(set(records) - set(planned))
+    cfg = meta["config"]
+    warnings = run_checks(ordered, cfg) if cfg.get("sanity", {}).get("enabled", True) else []
+    verdicts = evaluate_gates(cfg.get("gates", []), ordered)
+    counts = {
+        s: sum(1 for r in ordered if r["status"] == s)
+        for s in ("ok", "skipped", "error", "missing")
+    }
+    counts["finished"] = counts["ok"] + counts["skipped"]
+    counts["suite_ok"] = sum(
+        1 for r in ordered if r["status"] == "ok" and r["task"]["role"] == "suite"
+    )
+    counts["planned"] = len(ordered)
+    results = {
+        "schema": RESULTS_SCHEMA,
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "name": cfg.get("name"),
+        "goal": cfg["threat_model"]["goal"],
+        "config": cfg,
+        "config_path": meta.get("config_path"),
+        "seed": cfg.get("seed"),
+        "environment": meta.get("environment", {}),
+        "device": meta.get("environment", {}).get("device"),
+        "started": meta.get("started"),
+        "finished": time.time(),
+        "interrupted": interrupted,
+        "counts": counts,
+        "stale_records": stale,
+        "problems": problems,
+        "variants": _variant_info(cfg),
+        "gates": [v.to_dict() for v in verdicts],
+        "sanity": warnings,
+        "records": ordered,
+    }
+    atomic_write(run_dir / "results.json", json.dumps(results, default=_json_default))
+    return results
+
+
+def _variant_info(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        parsed = AssessmentConfig.model_validate(cfg)
+    except Exception:  # an old results file: no variant table
+        return []
+    return [
+        {
+            "label": v.label,
+            "target": v.target,
+            "defense": None if v.defense is None else v.defense.name,
+        }
+        for v in variants(parsed)
+    ]
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, (np.integer, np.floating, np.bool_)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def exit_code(results: dict[str, Any], *, soft_fail: bool = False) -> int:
+    """0 all gates pass; 1 a gate failed; 2 an error; 3 nothing assessed."""
+    c = results.get("counts", {})
+    if c.get("error", 0) or results.get("interrupted"):
+        return EXIT_ERROR
+    if not c.get("suite_ok", 0):
+        return EXIT_NOTHING
+    if any(not g["passed"] for g in results.get("gates", [])):
+        return EXIT_OK if soft_fail else EXIT_GATE_FAILED
+    return EXIT_OK
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any]:
+    """``results.json`` of a run, re-assembled from the task records when missing or stale."""
+    run_dir = Path(run_dir)
+    p = run_dir / "results.json"
+    if p.is_file():
+        try:
+            data = json.loads(p.read_text())
+            if data.get("schema") == RESULTS_SCHEMA:
+                return data  # type: ignore[no-any-return]
+            log.warning("%s: not an advlab results file; re-assembling from task records", p)
+        except ValueError as exc:
+            log.warning("%s: unreadable (%s); re-assembling from task records", p, exc)
+    return assemble(run_dir)
