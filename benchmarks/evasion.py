@@ -4,6 +4,7 @@ Same model, same points, same steps, batch and budget, in one process. Two digit
 (standard and PGD-adversarially trained), >= 500 test points (digits split 70/30).
 
     .venv/bin/python benchmarks/evasion.py [--n 540] [--threads 2] [--json out.json]
+        [--skip-peers-aa] [--timing-only]
 
 Prints Markdown tables (paste into docs/benchmarks.md).
 """
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
     ap.add_argument("--skip-peers-aa", action="store_true")
+    ap.add_argument("--timing-only", action="store_true", help="only the PGD wall-time table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import torchattacks
@@ -127,6 +129,9 @@ def main() -> None:
             "art": acc(model, torch.as_tensor(x_art), y),
             "bare": acc(model, x_bare, y),
         }
+        if args.timing_only:
+            out[mname] = row
+            continue
         # ---- robust accuracy ladder at EPS
         ladder = {
             "fgsm": FGSM(eps=EPS).run(target, x, y),

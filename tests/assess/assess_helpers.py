@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -67,3 +68,19 @@ def digits_target(kind: str = "plain") -> TorchClassifier:
     return TorchClassifier(
         model, bounds=(0.0, 1.0), input_shape=(1, 8, 8), num_classes=10, device="cpu"
     )
+
+
+def base_config(model_file: Path, **overrides: Any) -> dict[str, Any]:
+    """A small, fast evasion assessment of the tiny model file."""
+    cfg: dict[str, Any] = {
+        "name": "tiny",
+        "targets": [{"kind": "model", "name": "tiny", "path": str(model_file), "device": "cpu"}],
+        "data": {"dataset": "digits", "n": 24, "seed": 0},
+        "threat_model": {"perturbation": {"norm": "linf", "eps": [0.05, 0.2]}},
+        "attacks": [{"name": "fgsm"}, {"name": "pgd", "params": {"steps": 5}}],
+        "gates": ["robust_accuracy(linf, 0.05) >= 0.1"],
+        "sanity": {"extra_attacks": False},
+        "seed": 0,
+    }
+    cfg.update(overrides)
+    return cfg

@@ -30,7 +30,7 @@ SECTIONS = [
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
-    from conftest import base_config
+    from assess_helpers import base_config
 
     root = tmp_path_factory.mktemp("rep")
     cfg = base_config(

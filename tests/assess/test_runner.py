@@ -41,7 +41,7 @@ def _numbers(results: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
-    from conftest import base_config
+    from assess_helpers import base_config
 
     out = tmp_path_factory.mktemp("ref") / "run"
     run_assessment(base_config(model_file), out)
