@@ -16,7 +16,7 @@ from advlab.assess.config import AssessmentConfig, parse_config
 
 log = logging.getLogger(__name__)
 
-STANDARD_TRAIN: dict[str, Any] = {"epochs": 6, "batch_size": 64}
+STANDARD_TRAIN: dict[str, Any] = {"epochs": 20, "batch_size": 64}
 ADVERSARIAL_TRAIN: dict[str, Any] = {
     "epochs": 6,
     "batch_size": 64,
