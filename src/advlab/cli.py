@@ -26,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 
 Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 Seed = Annotated[int, typer.Option("--seed", help="random seed")]

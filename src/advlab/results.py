@@ -33,6 +33,15 @@ def _encode(v: Any) -> Any:
     return repr(v)  # objects in parameters (e.g. a surrogate target) are named, not stored
 
 
+def _array_size(v: Any) -> int:
+    """Number of elements of a tensor or array (0 for anything else)."""
+    if isinstance(v, torch.Tensor):
+        return int(v.numel())
+    if isinstance(v, np.ndarray):
+        return int(v.size)
+    return 0
+
+
 def _decode(v: Any) -> Any:
     if isinstance(v, dict) and "__array__" in v:
         return np.asarray(v["__array__"], dtype=v["dtype"]).reshape(v["shape"])
@@ -76,7 +85,7 @@ class Result:
         out: dict[str, Any] = {"type": self.type_name, "schema_version": SCHEMA_VERSION}
         for f in fields(self):
             v = getattr(self, f.name)
-            if not arrays and isinstance(v, (torch.Tensor, np.ndarray)) and np.size(v) > 64:
+            if not arrays and _array_size(v) > 64:
                 continue
             out[f.name] = _encode(v)
         out["summary"] = _encode(self.summary())

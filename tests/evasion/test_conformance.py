@@ -7,6 +7,7 @@ registered. Budgets are shrunk through generic parameter names so the suite stay
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import numpy as np
@@ -123,6 +124,9 @@ def test_result_json_roundtrip(name, digits_target, small_batch, surrogate):
     assert torch.allclose(back.x_adv, res.x_adv)
     assert back.robust_accuracy == res.robust_accuracy
     assert back.summary()["attack"] == name
+    # the compact form (what the CLI and reports store) drops big arrays but keeps the summary
+    compact = json.loads(json.dumps(res.to_dict(arrays=False)))
+    assert "x_adv" not in compact and compact["summary"]["n"] == 6
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,80 @@
+"""The command line: exit codes, one-line errors, train -> attack round trip."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from advlab.cli import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    cap = capsys.readouterr()
+    return int(exc.value.code or 0), cap.out, cap.err
+
+
+def test_list_names_attacks_defenses_datasets(capsys):
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    for name in ("pgd", "autoattack", "bit_depth", "digits"):
+        assert name in out
+
+
+def test_train_then_attack_writes_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(["train", "wine", "--out", "m.safetensors", "--epochs", "5", "-q"], capsys)
+    assert code == 0 and (tmp_path / "m.safetensors").exists() and (tmp_path / "m.json").exists()
+    code, out, _ = run(
+        [
+            "attack",
+            "m.safetensors",
+            "wine",
+            "-a",
+            "pgd",
+            "--eps",
+            "0.05",
+            "--eps",
+            "0.2",
+            "--n",
+            "30",
+            "--param",
+            "steps=5",
+            "--json",
+            "r.json",
+            "-q",
+        ],
+        capsys,
+    )
+    assert code == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    accs = data["summary"]["robust_accuracy"]
+    assert len(accs) == 2 and accs[0] >= accs[1]
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["attack", "missing.safetensors", "digits"], capsys)
+    assert code == 2 and "not found" in err and "Traceback" not in err
+    torch.save({"w": torch.zeros(2)}, tmp_path / "m.pt")
+    code, _, err = run(["attack", "m.pt", "digits"], capsys)
+    assert code == 2 and "never unpickles" in err
+    (tmp_path / "p.safetensors").write_bytes(pickle.dumps({"a": 1}))
+    code, _, err = run(["attack", "p.safetensors", "digits"], capsys)
+    assert code == 2 and "pickle" in err
+
+
+def test_unknown_attack_lists_valid_names(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run(["train", "wine", "--out", "m.safetensors", "--epochs", "1", "-q"], capsys)
+    code, _, err = run(["attack", "m.safetensors", "wine", "-a", "nosuch"], capsys)
+    assert code == 2 and "valid attacks" in err and "pgd" in err
+
+
+def test_usage_error_exits_4(capsys):
+    code, _, _ = run(["list", "--no-such-option"], capsys)
+    assert code == 4
