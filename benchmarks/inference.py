@@ -1,4 +1,4 @@
-"""Membership-inference benchmark: the numbers of docs/benchmarks_inference.md.
+"""Membership-inference benchmark: the numbers in docs/benchmarks.md (membership inference).
 
 Sections (run one or several; each writes ``<out>/<section>.json`` and prints a table):
 
@@ -266,7 +266,8 @@ def section_speedup(args: argparse.Namespace) -> dict[str, Any]:
     x, y, _ = synthetic_pool(args.n, args.sep)
     trainer = mlp_trainer(args)
     times, outs = {}, {}
-    for ex, opts in (("serial", {}), ("processes", {"workers": 2})):
+    proc_opts: dict[str, Any] = {"workers": 2, "start_method": args.start_method}
+    for ex, opts in (("serial", {}), ("processes", proc_opts)):
         t0 = time.perf_counter()
         r = ReferenceModels(
             trainer=trainer, n_models=args.speed_models, seed=5, executor=ex, executor_options=opts
@@ -280,6 +281,7 @@ def section_speedup(args: argparse.Namespace) -> dict[str, Any]:
         "affinity": len(os.sched_getaffinity(0)),
         "seconds": times,
         "speedup": times["serial"] / times["processes"],
+        "start_method": args.start_method or "default (forkserver where available)",
         "identical": same,
     }
     print(json.dumps(res))
@@ -516,6 +518,15 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
                 ref_in=ref.ref_in,
             )
         tsig = collect_signals(target, xt, yt, members=members)
+        if tsig.output == "labels":
+            # the attacker reads the returned label as a one-hot score vector, exactly like
+            # the shadow outputs above (the classroom tutorial's attack does the same)
+            tsig = Signals(
+                labels=tsig.labels,
+                target_logits=tsig.target_logits,
+                members=members,
+                output="logits",
+            )
         shokri = _shokri_transfer(shadow_sig, tsig, seed=0)
         r = {
             "setting": name,
@@ -665,8 +676,18 @@ def _art_estimator(model: Any) -> Any:
         import torch
         from art.estimators.classification import PyTorchClassifier
 
+        class Float32(torch.nn.Module):
+            """ART's HopSkipJump queries with float64 arrays; the model is float32."""
+
+            def __init__(self, inner: torch.nn.Module) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.inner(x.float())  # type: ignore[no-any-return]
+
         return PyTorchClassifier(
-            model=model,
+            model=Float32(model),
             loss=torch.nn.CrossEntropyLoss(),
             input_shape=(40,),
             nb_classes=20,
@@ -702,7 +723,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--models", type=int, default=64)
     p.add_argument("--pool-targets", type=int, default=8)
-    p.add_argument("--speed-models", type=int, default=8)
+    p.add_argument("--speed-models", type=int, default=16)
+    p.add_argument(
+        "--start-method",
+        default=None,
+        choices=["forkserver", "spawn"],
+        help="process-pool start method for the speedup section (default: forkserver on Linux)",
+    )
     p.add_argument("--label-aug", type=int, default=64)
     p.add_argument("--label-sigma", type=float, default=0.05)
     p.add_argument("--directions", type=int, default=32)

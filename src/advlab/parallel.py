@@ -3,6 +3,11 @@
 Every executor maps a picklable top-level function over task arguments and returns results
 in task order, so results never depend on the executor. Tasks derive their seeds from
 :func:`task_seeds` (``numpy.random.SeedSequence``), never from the executor.
+
+The process pool starts its workers with ``forkserver`` where the platform has it (Linux):
+torch, numpy and the task function's module are imported once in the fork server, and every
+worker is a fork of it, so a worker starts in milliseconds instead of paying several seconds
+of imports as a ``spawn`` worker does. Elsewhere (macOS, Windows) it falls back to ``spawn``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -22,6 +27,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Modules imported once in the fork server (heavy imports every task needs).
+DEFAULT_PRELOAD: tuple[str, ...] = ("numpy", "torch", "advlab")
+
+START_METHODS = ("forkserver", "spawn")
 
 
 def task_seeds(seed: int, n: int) -> list[int]:
@@ -57,35 +67,78 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-class ProcessExecutor:
-    """A pool of worker processes (``spawn`` start method; each worker uses ``threads`` threads).
+def _start_method(requested: str | None) -> str:
+    """``forkserver`` where available (the default), else ``spawn``; ``fork`` is refused."""
+    import multiprocessing as mp
 
+    available = mp.get_all_start_methods()
+    if requested is None:
+        return "forkserver" if "forkserver" in available else "spawn"
+    if requested not in START_METHODS:
+        raise ConfigError(
+            f"start_method must be one of {', '.join(START_METHODS)} (or None for the "
+            f"platform's best), got {requested!r}; 'fork' is unsafe once torch has threads"
+        )
+    if requested not in available:
+        log.warning("start method %r is not available here; using 'spawn'", requested)
+        return "spawn"
+    return requested
+
+
+class ProcessExecutor:
+    """A pool of worker processes (each worker uses ``threads`` torch threads).
+
+    ``start_method``: ``"forkserver"`` (the default where available: ``preload`` and the task
+    function's module are imported once in the fork server, then each worker is forked from
+    it) or ``"spawn"`` (each worker starts a fresh interpreter and imports everything itself).
+    Both give the same results; forkserver saves seconds of start-up per worker.
     ``fn`` and the tasks must be picklable (top-level functions, plain data).
     """
 
     name = "processes"
 
-    def __init__(self, workers: int | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        threads: int = 1,
+        *,
+        start_method: str | None = None,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+    ) -> None:
         self.workers = workers or max(os.cpu_count() or 1, 1)
         self.threads = threads
+        self.start_method = start_method
+        self.preload = preload
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], *, description: str = "") -> list[R]:
+    def _context(self, fn: Callable[..., Any]) -> Any:
         import multiprocessing as mp
 
-        ctx = mp.get_context("spawn")
+        method = _start_method(self.start_method)
+        ctx = mp.get_context(method)
+        if method == "forkserver":
+            mods = list(self.preload)
+            mod = getattr(fn, "__module__", None)
+            if mod and mod not in ("__main__", "__mp_main__") and mod not in mods:
+                mods.append(mod)
+            # Takes effect when the fork server starts (once per process); later calls with
+            # other modules still work, those modules are then imported by each worker.
+            ctx.set_forkserver_preload(mods)
+        return ctx
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], *, description: str = "") -> list[R]:
+        if not tasks:
+            return []
         out: list[R | None] = [None] * len(tasks)
         with (
             ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=ctx,
+                max_workers=min(self.workers, len(tasks)),
+                mp_context=self._context(fn),
                 initializer=_init_worker,
                 initargs=(self.threads,),
             ) as pool,
             progress_bar(description or "tasks", len(tasks)) as advance,
         ):
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            from concurrent.futures import as_completed
-
             for fut in as_completed(futures):
                 out[futures[fut]] = fut.result()
                 advance(1)

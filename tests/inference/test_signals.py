@@ -111,6 +111,27 @@ def test_executors_give_identical_results() -> None:
     assert not np.array_equal(other.logits, serial.logits)
 
 
+def test_process_start_methods_identical_and_validated() -> None:
+    import multiprocessing as mp
+
+    from advlab.errors import ConfigError
+    from advlab.parallel import ProcessExecutor
+
+    x, y, _ = small_task(200)
+    base = {"trainer": TINY, "n_models": 2, "seed": 5}
+    runs = {
+        m: ReferenceModels(**base, executor=ProcessExecutor(workers=1, start_method=m)).run(x, y)
+        for m in ("spawn", "forkserver")
+    }
+    assert np.array_equal(runs["spawn"].logits, runs["forkserver"].logits)
+    assert np.array_equal(runs["spawn"].logits, ReferenceModels(**base).run(x, y).logits)
+    default = ProcessExecutor()._context(abs)
+    want = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    assert default.get_start_method() == want
+    with pytest.raises(ConfigError, match="start_method"):
+        ProcessExecutor(start_method="fork").map(abs, [1])
+
+
 @pytest.mark.slow
 def test_ray_executor_identical_scores() -> None:
     pytest.importorskip("ray", reason="the ray extra is not installed")
