@@ -472,7 +472,9 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     y = np.concatenate([ds.y_train, ds.y_test])
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(x))
-    tgt_pool, shadow_pool = perm[: len(x) // 2], perm[len(x) // 2 :]
+    half = min(len(x) // 2, args.tutorial_pool) if args.tutorial_pool else len(x) // 2
+    # a smaller pool means fewer members per model: the CNN overfits (digits is easy)
+    tgt_pool, shadow_pool = perm[:half], perm[half : 2 * half]
     xt, yt = x[tgt_pool], y[tgt_pool]
     members = np.zeros(len(xt), bool)
     members[rng.permutation(len(xt))[: len(xt) // 2]] = True
@@ -741,6 +743,12 @@ def main() -> None:
     p.add_argument("--shadows", type=int, default=16)
     p.add_argument("--cnn-epochs", type=int, default=60)
     p.add_argument("--tutorial-l2", type=float, default=1e-2)
+    p.add_argument(
+        "--tutorial-pool",
+        type=int,
+        default=0,
+        help="points per pool (target / shadows) in the tutorial; members are half; 0 = all",
+    )
     p.add_argument("--art-label-points", type=int, default=200)
     args = p.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
