@@ -62,6 +62,11 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--skip-peers-aa", action="store_true")
     ap.add_argument("--timing-only", action="store_true", help="only the PGD wall-time table")
+    ap.add_argument(
+        "--aa-only",
+        action="store_true",
+        help="only advlab AutoAttack vs torchattacks AutoAttack (standard) on the same points",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     import torchattacks
@@ -92,6 +97,22 @@ def main() -> None:
             device_type="cpu",
         )
         row: dict[str, Any] = {"clean": acc(model, x, y)}
+        if args.aa_only:
+            t0 = time.perf_counter()
+            ours_aa = AutoAttack(eps=EPS).run(target, x, y)
+            t1 = time.perf_counter()
+            ta_aa = torchattacks.AutoAttack(
+                model, norm="Linf", eps=EPS, version="standard", n_classes=10, seed=0
+            )(x, y)
+            t2 = time.perf_counter()
+            row["autoattack"] = {
+                "advlab": ours_aa.robust_accuracy,
+                "advlab_s": t1 - t0,
+                "torchattacks": acc(model, ta_aa, y),
+                "torchattacks_s": t2 - t1,
+            }
+            out[mname] = row
+            continue
         # ---- PGD wall time, same steps / step / batch, no random start
         ours_pgd = PGD(eps=EPS, steps=STEPS, step_size=ALPHA, random_start=False, batch_size=len(x))
         t_ours, r = timed(ours_pgd.run, target, x, y)

@@ -19,10 +19,11 @@ import numpy as np
 
 from advlab.access import Access
 from advlab.attacks.base import Attack
-from advlab.attacks.inference.signals import Signals
-from advlab.errors import InputError
+from advlab.attacks.inference.signals import Signals, collect_signals
+from advlab.errors import ConfigError, InputError
 from advlab.privacy.metrics import DEFAULT_FPRS, membership_metrics
 from advlab.results import Result
+from advlab.targets.base import Target
 
 
 @dataclass
@@ -140,6 +141,24 @@ class MembershipAttack(Attack):
     @abstractmethod
     def score(self, signals: Signals) -> np.ndarray:
         """One float64 score per example; higher means more likely a member."""
+
+    def assess_task(self, target: Target, points: Any, *, seed: int = 0) -> MembershipResult:
+        """Assessment hook: members are the target's training points, non-members the
+        held-out test points (balanced, as many of each as the smaller set, capped by the
+        assessment's ``n``); signals come from the target alone. Attacks that need reference
+        models (LiRA, RMIA, Shokri) say so: run them through the Python API with
+        :class:`ReferenceModels` instead."""
+        if self.needs_reference:
+            raise ConfigError(
+                f"{self.name} needs reference models trained like the target; the assessment "
+                "runner provides none: use advlab.attacks.inference.ReferenceModels"
+            )
+        k = min(len(points.x_train), len(points.x_test), max(len(points.x), 1))
+        x = np.concatenate([points.x_train[:k], points.x_test[:k]])
+        y = np.concatenate([points.y_train[:k], points.y_test[:k]])
+        members = np.r_[np.ones(k, bool), np.zeros(k, bool)]
+        signals = collect_signals(target, x, y, members=members)
+        return self.infer(signals, seed=seed)
 
     @final
     def infer(
