@@ -4,7 +4,7 @@ Same model, same points, same steps, batch and budget, in one process. Two digit
 (standard and PGD-adversarially trained), >= 500 test points (digits split 70/30).
 
     .venv/bin/python benchmarks/evasion.py [--n 540] [--threads 2] [--json out.json]
-        [--skip-peers-aa] [--timing-only]
+        [--skip-peers-aa] [--timing-only] [--aa-only] [--memory-format auto|preserve]
 
 Prints Markdown tables (paste into docs/benchmarks.md).
 """
@@ -12,6 +12,7 @@ Prints Markdown tables (paste into docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from typing import Any
@@ -61,6 +62,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
     ap.add_argument("--skip-peers-aa", action="store_true")
+    ap.add_argument(
+        "--memory-format",
+        default="auto",
+        choices=["auto", "channels_last", "preserve"],
+        help="advlab TorchClassifier memory_format (peers always get an untouched copy)",
+    )
     ap.add_argument("--timing-only", action="store_true", help="only the PGD wall-time table")
     ap.add_argument(
         "--aa-only",
@@ -80,14 +87,22 @@ def main() -> None:
     ds = load_dataset("digits", seed=0, test_size=0.3)
     x_np, y_np = ds.x_test[: args.n], ds.y_test[: args.n]
     x, y = torch.as_tensor(x_np), torch.as_tensor(y_np)
-    out: dict[str, Any] = {"n": len(x), "eps": EPS, "steps": STEPS, "threads": args.threads}
+    out: dict[str, Any] = {
+        "n": len(x),
+        "eps": EPS,
+        "steps": STEPS,
+        "threads": args.threads,
+        "memory_format": args.memory_format,
+    }
     models = {
         "standard": reference_model("digits", test_size=0.3),
         "pgd-at": reference_model("digits", test_size=0.3, train=ADV),
     }
     for mname, bundle in models.items():
-        model = bundle.model.cpu().eval()
-        target = bundle.target(device="cpu")
+        # Each library gets the model as a user would hand it over: peers and the bare loop
+        # an untouched copy, advlab the bundle's own (its target may change the layout).
+        model = copy.deepcopy(bundle.model).cpu().eval()
+        target = bundle.target(device="cpu", memory_format=args.memory_format)
         clf = PyTorchClassifier(
             model=model,
             loss=torch.nn.CrossEntropyLoss(),
@@ -128,7 +143,7 @@ def main() -> None:
             batch_size=len(x),
             verbose=False,
         )
-        t_art, x_art = timed(art_pgd.generate, x_np, y=np.eye(10)[y_np], repeat=1)
+        t_art, x_art = timed(art_pgd.generate, x_np, y=np.eye(10)[y_np])
         t_bare, x_bare = timed(bare_pgd, model, x, y)
         passes_ours = r.gradient_calls
         passes_bare = STEPS * len(x)

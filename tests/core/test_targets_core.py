@@ -57,6 +57,37 @@ def test_torch_preprocess_and_extract():
     assert t.num_classes == 3
 
 
+def test_memory_format_channels_last_is_the_same_function(digits_bundle, digits):
+    import copy
+
+    from advlab.losses import get_loss
+
+    x = torch.as_tensor(digits.x_test[:32])
+    y = torch.as_tensor(digits.y_test[:32])
+    fast = TorchClassifier(copy.deepcopy(digits_bundle.model), input_shape=(1, 8, 8))
+    plain = TorchClassifier(
+        copy.deepcopy(digits_bundle.model), input_shape=(1, 8, 8), memory_format="preserve"
+    )
+    assert fast.channels_last and not plain.channels_last  # auto: conv model on CPU
+    conv = next(m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.describe()["channels_last"] is True
+    torch.testing.assert_close(fast.logits(x), plain.logits(x), rtol=1e-5, atol=1e-5)
+    ce = get_loss("ce")
+    g_fast, _ = fast.gradient(x, lambda z: ce(z, y))
+    g_plain, _ = plain.gradient(x, lambda z: ce(z, y))
+    assert g_fast.is_contiguous()
+    torch.testing.assert_close(g_fast, g_plain, rtol=1e-4, atol=1e-6)
+
+
+def test_memory_format_auto_skips_non_conv_models_and_rejects_unknown_values():
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    assert not TorchClassifier(mlp, input_shape=(1, 2, 2)).channels_last
+    assert not TorchClassifier(mlp, input_shape=(4,), memory_format="channels_last").channels_last
+    with pytest.raises(ConfigError, match="memory_format"):
+        TorchClassifier(mlp, input_shape=(4,), memory_format="nhwc")  # type: ignore[arg-type]
+
+
 def test_probs_output_warns_and_logs(caplog):
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Softmax(dim=1))
     with caplog.at_level("WARNING"):

@@ -162,6 +162,7 @@ class MonitoredTarget(DefendedTarget):
         self.detector = detector
         self.client = client
         self.states: dict[str, ClientState] = states if states is not None else {}
+        self.deterministic = False  # stateful: answers may change once a client is flagged
 
     def for_client(self, client: str) -> MonitoredTarget:
         """A view of the same monitored target that queries as ``client`` (shared state)."""

@@ -78,6 +78,7 @@ class PostprocessedTarget(DefendedTarget):
         seed = getattr(defense, "seed", None)
         if seed is not None:
             self._generator = torch.Generator(device="cpu").manual_seed(int(seed))
+            self.deterministic = False
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         p = to_probs(self.inner._forward(x), self.inner.output)

@@ -299,6 +299,7 @@ class SmoothedTarget(DefendedTarget):
         super().__init__(inner, defense)
         self.access = Access.SCORES
         self.output = "probs"
+        self.deterministic = False
         self._smoother = defense
         self._gen = make_generator(defense.seed, inner.device)
 

@@ -61,6 +61,7 @@ class TransformedTarget(DefendedTarget):
         super().__init__(inner, defense)
         self.transform = transform
         self.bpda = bool(bpda)
+        self.deterministic = inner.deterministic and not getattr(defense, "randomized", False)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner._forward(self.transform(x))
@@ -155,6 +156,9 @@ class InputTransform(Defense):
     kind: ClassVar[str] = "preprocess"
     threat: ClassVar[str] = "evasion"
     requires_images: ClassVar[bool] = False
+    randomized: ClassVar[bool] = False
+    """Whether the transform draws randomness on every call (the target is then not
+    deterministic)."""
 
     bpda: bool
 
@@ -241,6 +245,7 @@ class GaussianNoiseInput(InputTransform):
     name = "gaussian_noise"
     paper = "Cohen, Rosenfeld & Kolter 2019, arXiv:1902.02918; Xie et al. 2018, arXiv:1711.01991"
     summary = "Gaussian input noise: a randomized transform (evaluate with EOT)."
+    randomized = True
 
     def __init__(
         self, *, sigma: float = 0.1, clip: bool = True, seed: int | None = 0, bpda: bool = False

@@ -35,8 +35,13 @@ class ModelBundle:
         b = self.meta.get("bounds", [0.0, 1.0])
         return float(b[0]), float(b[1])
 
-    def target(self, *, device: str = "auto", max_queries: int | None = None) -> Any:
-        """A white-box :class:`~advlab.targets.TorchClassifier` for this model."""
+    def target(
+        self, *, device: str = "auto", max_queries: int | None = None, **options: Any
+    ) -> Any:
+        """A white-box :class:`~advlab.targets.TorchClassifier` for this model.
+
+        ``options`` go to the ``TorchClassifier`` constructor (e.g. ``memory_format``).
+        """
         from advlab.targets.torch import TorchClassifier
 
         pre = self.meta.get("preprocess")
@@ -48,6 +53,7 @@ class ModelBundle:
             preprocess=(pre["mean"], pre["std"]) if pre else None,
             device=device,
             max_queries=max_queries,
+            **options,
         )
 
 

@@ -38,6 +38,10 @@ class Target(ABC):
 
     access: Access = Access.SCORES
     output: OutputKind = "logits"
+    deterministic: bool = True
+    """Equal inputs give equal outputs and gradients. Attacks may rely on it (PGD stops a
+    point whose iterates cycle); randomized defenses set it to False. Set it to False on a
+    target whose model is stochastic at inference (e.g. MC dropout)."""
 
     def __init__(
         self,
@@ -191,6 +195,7 @@ class TargetWrapper(Target):
         self.meter = inner.meter
         self.lower, self.upper = inner.lower, inner.upper
         self.output = inner.output
+        self.deterministic = inner.deterministic
         self.access = inner.access if access is None else min(access, inner.access)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,16 @@ Each step costs one forward + one backward for the points still robust: a point 
 at the first iterate found adversarial (per-sample early stop, best iterate kept), so the
 returned point is adversarial whenever any iterate was.
 
+Cycle check (exact, on by default). Without momentum, a PGD step is a deterministic map of
+the iterate alone when the target is deterministic. So once an iterate equals one of the two
+before it, the sequence repeats with period 1 or 2 for all remaining steps, and every point
+of that cycle has already been evaluated and found not adversarial: no later step can
+succeed. Such a point leaves the batch with the iterate the full run would have ended on.
+With the sign steps of L-inf PGD this is common on robust points (iterates settle on
+corners of the eps box, or alternate between two): on the digits CNNs it saves 25-30% of
+the forward+backward passes at eps 0.1 with identical results (docs/benchmarks.md).
+Targets flagged ``deterministic = False`` (randomized defenses) never use it.
+
 Example:
     >>> PGD(norm="linf", eps=0.1, steps=40).run(target, x, y).robust_accuracy
 """
@@ -38,6 +48,7 @@ class PGD(EvasionAttack):
         random_start: start from a uniform point in the ball.
         restarts: runs on the points not yet broken; the first success is kept.
         loss: ``ce`` | ``margin`` | ``dlr``.
+        cycle_check: stop a point whose iterates repeat (exact; see the module docstring).
     """
 
     name = "pgd"
@@ -56,6 +67,7 @@ class PGD(EvasionAttack):
         random_start: bool = True,
         restarts: int = 1,
         loss: str = "ce",
+        cycle_check: bool = True,
         seed: int | None = 0,
         batch_size: int = 512,
     ) -> None:
@@ -66,6 +78,7 @@ class PGD(EvasionAttack):
         self.random_start = random_start
         self.restarts = restarts
         self.loss = loss
+        self.cycle_check = cycle_check
         self.seed = seed
         self.batch_size = batch_size
 
@@ -96,8 +109,10 @@ class PGD(EvasionAttack):
                 x + random_in_ball(x.shape, eps, self.norm, generator=generator, device=x.device)
             )
         best = x_k.clone()
+        prev = x_k.clone()  # the iterate before x_k (valid from the second step on)
+        cycles = bool(self.cycle_check) and bool(getattr(target, "deterministic", False))
         active = torch.arange(len(x), device=x.device)
-        for _ in range(self.steps):
+        for t in range(self.steps):
             xa, ya = x_k[active], y[active]
             grad, logits = target.gradient(xa, _bind(fn, ya))
             pred = logits.argmax(1)
@@ -109,9 +124,36 @@ class PGD(EvasionAttack):
                 if len(active) == 0:
                     return best
             step = xa + alpha * steepest(grad, self.norm)
-            x_k[active] = target.clip(x[active] + project(step - x[active], eps, self.norm))
+            new = target.clip(x[active] + project(step - x[active], eps, self.norm))
+            if cycles:
+                left = self.steps - (t + 1)  # steps still to run after this one
+                same1 = _rows_equal(new, xa)
+                same2 = _rows_equal(new, prev[active]) if t > 0 else torch.zeros_like(same1)
+                done = same1 | same2
+                if bool(done.any()):
+                    # period 1: x stays put; period 2: x alternates new, xa, new, ...
+                    final = torch.where(_expand(same2 & ~same1 & (left % 2 == 1), new), xa, new)
+                    best[active[done]] = final[done]
+                    prev[active] = xa
+                    x_k[active] = new
+                    active = active[~done]
+                    if len(active) == 0:
+                        return best
+                    continue
+                prev[active] = xa
+            x_k[active] = new
         best[active] = x_k[active]
         return best
+
+
+def _rows_equal(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample exact equality of two batches."""
+    return (a == b).flatten(1).all(1)
+
+
+def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-sample mask shaped to broadcast against ``like``."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
 def _bind(fn: LossFn, y: torch.Tensor) -> Objective:
