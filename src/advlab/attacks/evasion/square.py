@@ -267,25 +267,28 @@ class Square(EvasionAttack):
         dev = x.device
         x_best = clip(x + eps * self._signs((n, c, 1, w), gen, dev))
 
+        rows_h = torch.arange(h, device=dev)
+        cols_w = torch.arange(w, device=dev)
+
         def propose(idx: torch.Tensor, it: int) -> torch.Tensor:
             k = len(idx)
             sh, sw = window_size(p_selection(self.p_init, it, self.max_queries), h, w)
-            win = _Windows(
-                self._randint(h - sh, k, gen, dev), self._randint(w - sw, k, gen, dev), sh, sw
-            )
+            vh = self._randint(h - sh, k, gen, dev)[:, None]
+            vw = self._randint(w - sw, k, gen, dev)[:, None]
+            # the windows as a (k, 1, h, w) mask: elementwise ops, no gather/scatter
+            inside = ((rows_h >= vh) & (rows_h < vh + sh))[:, None, :, None] & (
+                (cols_w >= vw) & (cols_w < vw + sw)
+            )[:, None, None, :]
             xo, xb = x[idx], x_best[idx]
-            old = win.get(xb)
-            base = win.get(xo)
             signs = self._signs((k, c, 1, 1), gen, dev)
-            new = None
+            new = xb
             for _ in range(10):  # resample signs while the window would not change
-                new = clip(win.put(xb, base + eps * signs))
-                same = (win.get(new) - old).abs().flatten(1).amax(1) < 1e-7
+                new = torch.where(inside, clip(xo + eps * signs), xb)
+                same = (new - xb).abs().flatten(1).amax(1) < 1e-7
                 if not bool(same.any()):
                     break
                 flip = self._signs((k, c, 1, 1), gen, dev) if c > 1 else -signs
                 signs = torch.where(same[:, None, None, None], flip, signs)
-            assert new is not None
             return new
 
         return self._loop(target, x, y, x_best, targeted, propose)
