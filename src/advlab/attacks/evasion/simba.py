@@ -45,7 +45,7 @@ from advlab.targets.base import Target
 
 def dct_matrix(n: int, *, device: torch.device | None = None) -> torch.Tensor:
     """Orthonormal DCT-II matrix ``D`` (rows are the basis functions): ``D @ D.T = I``."""
-    i = torch.arange(n, dtype=torch.float64)
+    i = torch.arange(n, dtype=torch.float64, device="cpu")  # built in float64, then moved
     k = i[:, None]
     d = torch.cos(math.pi * (2 * i[None, :] + 1) * k / (2 * n)) * math.sqrt(2.0 / n)
     d[0] /= math.sqrt(2.0)
@@ -57,8 +57,8 @@ def block_order(
 ) -> torch.Tensor:
     """Coordinate order over (c, u, v): the low ``initial`` x ``initial`` block first, then
     bands of width ``stride`` in ``max(u, v)``, each in a random order (SimBA's strided order)."""
-    u = torch.arange(h)[:, None].expand(h, w)
-    v = torch.arange(w)[None, :].expand(h, w)
+    u = torch.arange(h, device="cpu")[:, None].expand(h, w)
+    v = torch.arange(w, device="cpu")[None, :].expand(h, w)
     m = torch.maximum(u, v)
     band = torch.where(m < initial, torch.zeros_like(m), 1 + (m - initial) // stride)
     band = band[None].expand(c, h, w).reshape(-1)

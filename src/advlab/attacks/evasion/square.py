@@ -68,7 +68,7 @@ def window_size(p: float, h: int, w: int, minimum: int = 1) -> tuple[int, int]:
 
 def _eta_rectangles(a: int, b: int) -> torch.Tensor:
     """Nested rectangles with weights ``1 / (k + 1)^2``: a pseudo-Gaussian bump, unit norm."""
-    delta = torch.zeros(a, b)
+    delta = torch.zeros(a, b, device="cpu")  # a small constant shape, moved by the caller
     if a == 0 or b == 0:
         return delta
     c0, c1 = a // 2, b // 2
