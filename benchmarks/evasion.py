@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from advlab.attacks.evasion import APGD, APGDT, FGSM, PGD, AutoAttack
+from advlab.attacks.evasion import APGD, APGDT, FAB, FGSM, PGD, AutoAttack
 from advlab.data import load_dataset
 from advlab.models import TrainConfig, reference_model
 
@@ -63,9 +63,9 @@ def autoattack_side_by_side(
 
     torchattacks' ``AutoAttack(version="standard")`` runs APGD-CE, APGD-T and FAB-T with
     their default 10 iterations (the paper's standard is 100) and Square with 5,000 queries.
-    So we compare (a) that ensemble with advlab's AutoAttack at 10 iterations (advlab has no
-    FAB-T) and (b) the paper's budget, the same three components on both sides: APGD-CE 100,
-    APGD-T 9 x 100, Square 5,000 (torchattacks through its ``MultiAttack``).
+    So we compare (a) that ensemble with advlab's AutoAttack at 10 iterations (the same four
+    components and budgets) and (b) the paper's budget on both sides: APGD-CE 100, APGD-T
+    9 x 100, FAB-T 9 x 100, Square 5,000 (torchattacks through its ``MultiAttack``).
     """
     out: dict[str, Any] = {}
 
@@ -85,6 +85,7 @@ def autoattack_side_by_side(
         [
             torchattacks.APGD(model, eps=EPS, steps=100, loss="ce", seed=0),
             torchattacks.APGDT(model, eps=EPS, steps=100, n_classes=10, seed=0),
+            torchattacks.FAB(model, eps=EPS, steps=100, multi_targeted=True, n_classes=10, seed=0),
             torchattacks.Square(model, eps=EPS, n_queries=5000, seed=0),
         ]
     )
@@ -202,6 +203,7 @@ def main() -> None:
             "pgd-40x5": PGD(eps=EPS, steps=STEPS, restarts=5).run(target, x, y),
             "apgd-ce": APGD(eps=EPS, steps=100).run(target, x, y),
             "apgd-t": APGDT(eps=EPS, steps=100).run(target, x, y),
+            "fab-t": FAB(eps=EPS, steps=100, n_target_classes=9).run(target, x, y),
             "autoattack": AutoAttack(eps=EPS).run(target, x, y),
         }
         row["ladder"] = {k: v.robust_accuracy for k, v in ladder.items()}
@@ -250,6 +252,11 @@ def main() -> None:
         )
         peers["torchattacks-apgdt"] = acc(
             model, torchattacks.APGDT(model, eps=EPS, steps=100, n_classes=10)(x, y), y
+        )
+        peers["torchattacks-fab-t"] = acc(
+            model,
+            torchattacks.FAB(model, eps=EPS, steps=100, multi_targeted=True, n_classes=10)(x, y),
+            y,
         )
         if not args.skip_peers_aa:
             peers["torchattacks-autoattack"] = acc(

@@ -115,3 +115,15 @@ def test_deepfool_and_cw_norms_not_larger_than_art(setup, digits_bundle):
     assert both.sum() >= 6
     assert cw.success.sum() >= art_ok.sum()
     assert _median_l2(cw.x_adv.numpy(), x, both) <= _median_l2(art_cw, x, both) * 1.05
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.1])
+def test_fab_t_matches_torchattacks(setup, digits_bundle, eps):
+    from advlab.attacks.evasion import FAB
+
+    model, _, x, y = setup
+    ours = FAB(eps=eps, steps=20, n_target_classes=9).run(digits_bundle.target(device="cpu"), x, y)
+    theirs = torchattacks.FAB(model, eps=eps, multi_targeted=True, n_classes=10, steps=20)(
+        torch.as_tensor(x), torch.as_tensor(y)
+    )
+    assert ours.robust_accuracy <= _acc(model, theirs.detach().numpy(), y) + 0.02

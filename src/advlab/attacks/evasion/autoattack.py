@@ -1,14 +1,14 @@
 """AutoAttack-style ensemble evaluator.
 
 Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
-parameter-free attacks", ICML 2020 (https://arxiv.org/abs/2003.01690). Runs APGD-CE,
-APGD-T (targeted DLR over the top 9 classes) and Square (5,000 queries) in turn, each only
-on the points still robust; robust accuracy is the per-point worst case. FAB-T of the
-original ensemble is not included (optional there; not implemented here).
+parameter-free attacks", ICML 2020 (https://arxiv.org/abs/2003.01690). The standard version
+runs APGD-CE, APGD-T (targeted DLR over the top 9 classes), FAB-T (9 target classes) and
+Square (5,000 queries) in turn, each only on the points still robust; robust accuracy is the
+per-point worst case.
 
 ``version="standard"`` uses the paper's budgets (100 iterations each); ``"fast"`` cuts them
-(APGD-CE 50, APGD-T 3 targets x 50, Square 1,000) for quick checks; ``steps``,
-``n_target_classes`` and ``max_queries`` override either.
+(APGD-CE 50, APGD-T 3 targets x 50, no FAB-T, Square 1,000) for quick checks; ``steps``,
+``n_target_classes``, ``max_queries`` and ``fab`` override either.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from advlab.access import Access
 from advlab.attacks.evasion.apgd import APGD, APGDT
 from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.fab import FAB
 from advlab.errors import ConfigError
 from advlab.registry import ATTACKS, register_attack
 from advlab.targets.base import Target
@@ -30,14 +31,21 @@ log = logging.getLogger(__name__)
 
 @register_attack
 class AutoAttack(EvasionAttack):
-    """The ensemble; each component attacks only the points the previous ones left robust."""
+    """The ensemble; each component attacks only the points the previous ones left robust.
+
+    Args:
+        version: ``standard`` | ``fast`` (see the module docstring).
+        square: include Square (score-based; catches gradient masking).
+        fab: include FAB-T; default ``None``: in ``standard``, not in ``fast``.
+        steps / n_target_classes / max_queries: override the version's budgets.
+    """
 
     name = "autoattack"
     requires = Access.GRADIENTS
     norms = ("linf", "l2")
     supports_targeted = False
     paper = "Croce & Hein 2020, arXiv:2003.01690"
-    summary = "Ensemble of APGD-CE, APGD-T and Square; per-point worst case."
+    summary = "Ensemble of APGD-CE, APGD-T, FAB-T and Square; per-point worst case."
 
     def __init__(
         self,
@@ -46,6 +54,7 @@ class AutoAttack(EvasionAttack):
         eps: float | None = 8 / 255,
         version: str = "standard",
         square: bool = True,
+        fab: bool | None = None,
         steps: int | None = None,
         n_target_classes: int | None = None,
         max_queries: int | None = None,
@@ -56,6 +65,7 @@ class AutoAttack(EvasionAttack):
         self.eps = eps
         self.version = version
         self.square = square
+        self.fab = fab
         self.steps = steps
         self.n_target_classes = n_target_classes
         self.max_queries = max_queries
@@ -85,6 +95,8 @@ class AutoAttack(EvasionAttack):
             APGD(loss="ce", steps=steps, **common),
             APGDT(steps=steps, n_target_classes=n_targets, **common),
         ]
+        if self.fab if self.fab is not None else not fast:
+            out.append(FAB(steps=steps, n_target_classes=n_targets, **common))
         if self.square and "square" in ATTACKS:
             out.append(ATTACKS["square"](max_queries=queries, **common))
         return out
