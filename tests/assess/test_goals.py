@@ -25,3 +25,53 @@ def test_membership_inference_goal_runs(make_config: Any, tmp_path: Path) -> Non
     # an attack that needs reference models says so instead of failing silently
     assert recs["lira"]["status"] == "error"
     assert "reference models" in recs["lira"]["reason"]
+
+
+def test_poisoning_goal_retrains_victims_from_the_model_files_recipe(
+    make_config: Any, model_file: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from advlab.models.io import meta_path
+
+    # a model file whose metadata says how it was trained: the runner retrains it
+    meta = meta_path(model_file)
+    recipe = tmp_path / "recipe.safetensors"
+    recipe.write_bytes(model_file.read_bytes())
+    m = json.loads(meta.read_text())
+    m["train"] = {"epochs": 8, "seed": 0, "unknown_field": 1}  # unknown keys are ignored
+    meta_path(recipe).write_text(json.dumps(m))
+    cfg = make_config(
+        targets=[{"kind": "model", "name": "tiny", "path": str(recipe), "device": "cpu"}],
+        threat_model={"goal": "poisoning", "access": "labels"},
+        attacks=[{"name": "badnets", "params": {"budget": 0.1, "target_class": 0}}],
+        gates=[],
+    )
+    run_assessment(cfg, tmp_path / "poison")
+    (rec,) = load_results(tmp_path / "poison")["records"]
+    assert rec["status"] == "ok", rec
+    s = rec["result"]["summary"]
+    from advlab.data import load_dataset
+
+    n_train = len(load_dataset("digits", seed=0).x_train)
+    assert s["n_poison"] == round(0.1 * n_train)  # the training split was poisoned
+    assert s["victims"] == 1
+    # a 10% BadNets backdoor works on the retrained victim; the clean one ignores the trigger
+    assert s["success_mean"] > 0.8 > s["baseline_success_mean"]
+    assert abs(s["clean_drop_mean"]) < 0.1
+    assert rec["result"]["victims"]["victim"]["spec"]["arch"] == "mlp"
+
+
+def test_poisoning_goal_without_a_recipe_records_the_poisoned_set(
+    make_config: Any, model_file: Path, tmp_path: Path
+) -> None:
+    cfg = make_config(
+        threat_model={"goal": "poisoning", "access": "labels"},
+        attacks=[{"name": "badnets", "params": {"budget": 0.05}}],
+        gates=[],
+    )
+    run_assessment(cfg, tmp_path / "p2")
+    (rec,) = load_results(tmp_path / "p2")["records"]
+    assert rec["status"] == "ok", rec
+    # the tiny model file's metadata holds its architecture: default TrainConfig victims
+    assert rec["result"]["summary"]["victims"] == 1

@@ -9,7 +9,9 @@ recommends a default suite, estimates an attack's minimum query cost and execute
 Evasion is implemented end to end. Extraction, inference and poisoning plug in by name: an
 attack class may define ``assess_task(target, points, *, seed) -> Result``; otherwise its
 verb (``extract`` / ``infer`` / ``poison``) is called with arguments bound by parameter name
-from ``target, x, y, x_train, y_train, x_test, y_test, x_eval, y_eval, seed``.
+from ``target, x, y, x_train, y_train, x_test, y_test, x_eval, y_eval, seed``. For
+poisoning, ``x, y`` are the training split and victims are retrained afterwards (see
+:class:`PoisoningKind`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from advlab.assess.build import (
     attack_class,
     describe_error,
     load_points,
+    resolve_path,
     variant_target,
 )
 from advlab.assess.config import AssessmentConfig, DefenseSpec
@@ -540,19 +543,7 @@ class _GenericKind(TaskKind):
         if "seed" in getattr(cls, "_param_names", lambda: [])() and "seed" not in params:
             params["seed"] = task.seed
         attack = cls(**params)
-        available = {
-            "target": target,
-            "x": pts.x,
-            "y": pts.y,
-            "x_train": pts.x_train,
-            "y_train": pts.y_train,
-            "x_test": pts.x_test,
-            "y_test": pts.y_test,
-            "x_eval": pts.x_test,
-            "y_eval": pts.y_test,
-            "seed": task.seed,
-            "points": pts,
-        }
+        available = self._inputs(target, pts, task.seed)
         hook = getattr(attack, "assess_task", None)
         try:
             if callable(hook):
@@ -572,6 +563,27 @@ class _GenericKind(TaskKind):
                 f"{task.attack_name}.{self.verb}() returned {type(res).__name__}; "
                 "expected an advlab Result"
             )
+        return self._finish(res, task, cfg, pts, config_dir)
+
+    def _inputs(self, target: Any, pts: Points, seed: int) -> dict[str, Any]:
+        """What the attack's verb may ask for, by parameter name."""
+        return {
+            "target": target,
+            "x": pts.x,
+            "y": pts.y,
+            "x_train": pts.x_train,
+            "y_train": pts.y_train,
+            "x_test": pts.x_test,
+            "y_test": pts.y_test,
+            "x_eval": pts.x_test,
+            "y_eval": pts.y_test,
+            "seed": seed,
+            "points": pts,
+        }
+
+    def _finish(
+        self, res: Result, task: Task, cfg: AssessmentConfig, pts: Points, config_dir: str
+    ) -> dict[str, Any]:
         return {"status": "ok", "result": _small(res.to_dict(arrays=False))}
 
 
@@ -592,9 +604,89 @@ class InferenceKind(_GenericKind):
 
 
 class PoisoningKind(_GenericKind):
+    """Poison the training data, then retrain victims the way the target was trained.
+
+    The attack's ``poison(x, y)`` gets the training split (``x``, ``y``) and the data bounds.
+    When the target has a known training recipe (a ``reference`` target, or an advlab model
+    file whose metadata holds its architecture and training config), ``victims`` models are
+    trained from scratch on the poisoned set and ``victims`` on the clean set
+    (:func:`advlab.attacks.poisoning.evaluate_poisoning`); attack success and the clean
+    accuracy drop join the result's summary. Other targets record the poisoned set only.
+    """
+
     goal = "poisoning"
     verb = "poison"
     suite = {a: [("badnets", {})] for a in ("gradients", "scores", "labels")}
+    victims = 1
+
+    def _inputs(self, target: Any, pts: Points, seed: int) -> dict[str, Any]:
+        d = super()._inputs(target, pts, seed)
+        d.update(x=pts.x_train, y=pts.y_train, bounds=tuple(pts.bounds))
+        return d
+
+    def _finish(
+        self, res: Result, task: Task, cfg: AssessmentConfig, pts: Points, config_dir: str
+    ) -> dict[str, Any]:
+        from advlab.attacks.poisoning import PoisonedDataset, evaluate_poisoning
+
+        out = super()._finish(res, task, cfg, pts, config_dir)
+        if not isinstance(res, PoisonedDataset):
+            return out
+        recipe = victim_recipe(cfg, task.target, pts, config_dir)
+        summary = out["result"].setdefault("summary", {})
+        if recipe is None:
+            summary["victims"] = 0
+            out["note"] = (
+                "victims not retrained: the target has no known training recipe "
+                "(use a reference target or an advlab model file)"
+            )
+            return out
+        spec, train = recipe
+        ev = evaluate_poisoning(
+            res,
+            pts.x_train,
+            pts.y_train,
+            pts.x_test,
+            pts.y_test,
+            spec=spec,
+            train=train,
+            seeds=self.victims,
+            seed=task.seed % (2**31),
+        )
+        keep = ("attack", "seed", "seconds", "queries", "gradient_calls")
+        summary.update({k: v for k, v in ev.summary().items() if k not in keep})
+        out["result"]["victims"] = _small(ev.to_dict(arrays=False))
+        return out
+
+
+def victim_recipe(
+    cfg: AssessmentConfig, target_name: str, pts: Points, config_dir: str
+) -> tuple[dict[str, Any], Any] | None:
+    """``(architecture spec, TrainConfig)`` that reproduces how ``target_name`` was trained,
+    or ``None`` when the assessment cannot know it (ONNX, HTTP, Python targets)."""
+    from dataclasses import fields
+
+    from advlab.assess.config import ModelFileTarget, ReferenceTarget
+    from advlab.models import TrainConfig
+    from advlab.models.arch import default_spec
+
+    spec = next((t for t in cfg.targets if str(t.name) == target_name), None)
+    if isinstance(spec, ReferenceTarget):
+        shape = tuple(int(s) for s in pts.x_train.shape[1:])
+        return default_spec(shape, pts.num_classes, spec.arch), TrainConfig(**spec.train)
+    if isinstance(spec, ModelFileTarget):
+        import json
+
+        from advlab.models.io import meta_path
+
+        meta_file = meta_path(resolve_path(spec.path, config_dir))
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        if not isinstance(meta.get("arch"), dict):
+            return None
+        valid = {f.name for f in fields(TrainConfig)}
+        train = {k: v for k, v in (meta.get("train") or {}).items() if k in valid}
+        return dict(meta["arch"]), TrainConfig(**train)
+    return None
 
 
 TASK_KINDS: dict[str, TaskKind] = {
