@@ -80,6 +80,19 @@ def test_memory_format_channels_last_is_the_same_function(digits_bundle, digits)
     torch.testing.assert_close(g_fast, g_plain, rtol=1e-4, atol=1e-6)
 
 
+def test_a_channels_last_model_still_saves_and_loads(digits_bundle, tmp_path):
+    import copy
+
+    from advlab.models.io import load_bundle, save_model
+
+    model = copy.deepcopy(digits_bundle.model)
+    TorchClassifier(model, input_shape=(1, 8, 8), memory_format="channels_last")
+    path = save_model(model, tmp_path / "m.safetensors", dict(digits_bundle.meta))
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(load_bundle(path).model(x), model(x), rtol=1e-5, atol=1e-6)
+
+
 def test_memory_format_auto_skips_non_conv_models_and_rejects_unknown_values():
     mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
     assert not TorchClassifier(mlp, input_shape=(1, 2, 2)).channels_last

@@ -37,7 +37,9 @@ class TorchClassifier(Target):
             in that layout (about 15% per forward+backward pass on the digits CNN);
             ``"channels_last"`` forces it on any device, ``"preserve"`` leaves the model as
             it is. The model's parameters are converted in place (the same values; the
-            model keeps accepting inputs in any layout), like ``.to(device)``.
+            model keeps accepting inputs in any layout), like ``.to(device)``; save such a
+            model with ``advlab.models.save_model`` or make tensors contiguous first
+            (safetensors refuses non-contiguous ones).
 
     Example:
         >>> target = TorchClassifier(model, bounds=(0.0, 1.0), input_shape=(1, 8, 8))
