@@ -60,6 +60,8 @@ def test_poisoning_goal_retrains_victims_from_the_model_files_recipe(
     assert s["success_mean"] > 0.8 > s["baseline_success_mean"]
     assert abs(s["clean_drop_mean"]) < 0.1
     assert rec["result"]["victims"]["victim"]["spec"]["arch"] == "mlp"
+    report = (tmp_path / "poison" / "report.md").read_text()
+    assert "success_mean=" in report and "| Perturbation |" not in report
 
 
 def test_poisoning_goal_without_a_recipe_records_the_poisoned_set(

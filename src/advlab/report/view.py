@@ -98,6 +98,9 @@ def build_view(results: dict[str, Any]) -> View:
         ("Defenses", ", ".join(str(d.get("name")) for d in cfg.get("defenses", [])) or "none"),
         ("Seed", str(results.get("seed"))),
     ]
+    if str(tm.get("goal", "evasion")) != "evasion":  # no perturbation model for these goals
+        drop = {"Perturbation", "Bounds", "Immutable features", "Targeted"}
+        view.threat = [row for row in view.threat if row[0] not in drop]
     records = results.get("records", [])
     for v in results.get("variants", []):
         view.defended[v["label"]] = v.get("defense") is not None
