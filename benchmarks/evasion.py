@@ -1,4 +1,4 @@
-"""Evasion benchmark: advlab side by side with torchattacks, ART and a bare PyTorch loop.
+"""Evasion benchmark: advlab side by side with torchattacks, ART, Foolbox and a bare loop.
 
 Same model, same points, same steps, batch and budget, in one process. Two digits CNNs
 (standard and PGD-adversarially trained), >= 500 test points (digits split 70/30).
@@ -116,6 +116,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    import foolbox
     import torchattacks
     from art.attacks.evasion import (
         AutoProjectedGradientDescent,
@@ -173,6 +174,9 @@ def main() -> None:
         )
         t_art, x_art = timed(art_pgd.generate, x_np, y=np.eye(10)[y_np])
         t_bare, x_bare = timed(bare_pgd, model, x, y)
+        fmodel = foolbox.PyTorchModel(model, bounds=(0.0, 1.0))
+        fb_pgd = foolbox.attacks.LinfPGD(abs_stepsize=ALPHA, steps=STEPS, random_start=False)
+        t_fb, fb_out = timed(fb_pgd, fmodel, x, y, epsilons=EPS)
         passes_ours = r.gradient_calls
         passes_bare = STEPS * len(x)
         row["pgd_time"] = {
@@ -180,7 +184,9 @@ def main() -> None:
             "torchattacks_s": t_ta,
             "art_s": t_art,
             "bare_s": t_bare,
+            "foolbox_s": t_fb,
             "advlab/torchattacks": t_ours / t_ta,
+            "advlab/foolbox": t_ours / t_fb,
             "advlab/art": t_ours / t_art,
             "advlab/bare": t_ours / t_bare,
             "advlab_passes": passes_ours,
@@ -192,6 +198,7 @@ def main() -> None:
             "torchattacks": acc(model, x_ta, y),
             "art": acc(model, torch.as_tensor(x_art), y),
             "bare": acc(model, x_bare, y),
+            "foolbox": acc(model, fb_out[1], y),
         }
         if args.timing_only:
             out[mname] = row

@@ -77,6 +77,24 @@ def test_pgd_matches_art_and_torchattacks(setup, digits_bundle):
     assert ours.robust_accuracy <= min(art_acc, ta_acc) + 0.02
 
 
+def test_pgd_matches_foolbox(setup, digits_bundle):
+    import foolbox
+
+    model, _, x, y = setup
+    eps, steps, alpha = 0.1, 20, 0.01
+    ours = PGD(eps=eps, steps=steps, step_size=alpha, random_start=False).run(
+        digits_bundle.target(device="cpu"), x, y
+    )
+    attack = foolbox.attacks.LinfPGD(abs_stepsize=alpha, steps=steps, random_start=False)
+    _, clipped, _ = attack(
+        foolbox.PyTorchModel(model, bounds=(0.0, 1.0)),
+        torch.as_tensor(x),
+        torch.as_tensor(y),
+        epsilons=eps,
+    )
+    assert abs(ours.robust_accuracy - _acc(model, clipped.numpy(), y)) <= 0.02
+
+
 def _median_l2(x_adv, x, ok):
     d = (x_adv - x).reshape(len(x), -1)
     return float(np.median(np.linalg.norm(d[ok], axis=1)))
