@@ -45,9 +45,14 @@ def test_poisoning_goal_retrains_victims_from_the_model_files_recipe(
         targets=[{"kind": "model", "name": "tiny", "path": str(recipe), "device": "cpu"}],
         threat_model={"goal": "poisoning", "access": "labels"},
         attacks=[{"name": "badnets", "params": {"budget": 0.1, "target_class": 0}}],
-        gates=[],
+        gates=[
+            "metric(success_mean, attack=badnets) <= 0.5",  # a CI gate on poisoning success
+            "metric(clean_drop_mean, attack=badnets) <= 0.1",
+        ],
     )
     run_assessment(cfg, tmp_path / "poison")
+    gates = load_results(tmp_path / "poison")["gates"]
+    assert [g["passed"] for g in gates] == [False, True]
     (rec,) = load_results(tmp_path / "poison")["records"]
     assert rec["status"] == "ok", rec
     s = rec["result"]["summary"]
