@@ -70,6 +70,11 @@ def as_tensor(x: Any, *, device: torch.device, dtype: torch.dtype = torch.float3
     return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
 
 
+def per_sample(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A per-sample vector ``(N,)`` shaped ``(N, 1, ..., 1)`` to broadcast against ``like``."""
+    return v.reshape(-1, *([1] * (like.dim() - 1)))
+
+
 def as_labels(y: Any, *, device: torch.device) -> torch.Tensor:
     if isinstance(y, torch.Tensor):
         return y.detach().to(device=device, dtype=torch.long)

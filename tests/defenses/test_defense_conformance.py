@@ -114,3 +114,12 @@ def test_target_defenses_do_wrap(digits_bundle, small_batch):
         "prediction_poisoning",
         "query_monitor",
     } <= wrapping
+
+
+def test_randomized_output_noise_is_never_deterministic(digits_bundle):
+    from advlab.defenses.output import GaussianOutputNoise, Rounding
+
+    target = digits_bundle.target(device="cpu")
+    for seed in (0, None):  # unseeded noise is just as random
+        assert not GaussianOutputNoise(seed=seed).apply(target).deterministic
+    assert Rounding().apply(target).deterministic

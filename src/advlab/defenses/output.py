@@ -78,7 +78,7 @@ class PostprocessedTarget(DefendedTarget):
         seed = getattr(defense, "seed", None)
         if seed is not None:
             self._generator = torch.Generator(device="cpu").manual_seed(int(seed))
-            self.deterministic = False
+        self.deterministic = inner.deterministic and not defense.randomized
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         p = to_probs(self.inner._forward(x), self.inner.output)
@@ -97,6 +97,8 @@ class OutputDefense(Defense):
     kind: ClassVar[str] = "postprocess"
     threat: ClassVar[str] = "extraction"
     max_access: ClassVar[Access] = Access.SCORES
+    randomized: ClassVar[bool] = False
+    """Whether the post-processing draws randomness (the target is then not deterministic)."""
 
     def _validate(self) -> None:
         """Check constructor arguments (called by :meth:`apply`)."""
@@ -198,6 +200,7 @@ class GaussianOutputNoise(OutputDefense):
     name = "gaussian_output_noise"
     paper = "output perturbation baseline (e.g. Orekondy et al. 2020, arXiv:1906.10908)"
     summary = "Add seeded Gaussian noise to returned probabilities."
+    randomized = True
 
     def __init__(self, *, sigma: float = 0.05, seed: int | None = 0) -> None:
         self.sigma = sigma

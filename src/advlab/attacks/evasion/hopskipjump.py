@@ -41,13 +41,10 @@ from advlab.errors import ConfigError, InputError
 from advlab.norms import lp_norm
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.utils import per_sample
 
 _MAX_PROBE_ELEMENTS = 1 << 24  # cap on floats held by one chunk of gradient probes
 _MAX_HALVINGS = 30
-
-
-def _view(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 @register_attack
@@ -177,7 +174,7 @@ class _Run:
 
     def interpolate(self, idx: torch.Tensor, p: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         x0 = self.x[idx]
-        a = _view(alpha, p)
+        a = per_sample(alpha, p)
         if self.l2:
             return (1 - a) * x0 + a * p
         return torch.minimum(torch.maximum(p, x0 - a), x0 + a)
@@ -212,10 +209,12 @@ class _Run:
                     break
                 g = go.nonzero().flatten()
                 mid = (high[g] + low[g]) / 2
-                ok = self.decide((1 - _view(mid, nz)) * x0[g] + _view(mid, nz) * nz[g], blend[g])
+                ok = self.decide(
+                    (1 - per_sample(mid, nz)) * x0[g] + per_sample(mid, nz) * nz[g], blend[g]
+                )
                 high[g] = torch.where(ok, mid, high[g])
                 low[g] = torch.where(ok, low[g], mid)
-            start[blend] = (1 - _view(high, nz)) * x0 + _view(high, nz) * nz
+            start[blend] = (1 - per_sample(high, nz)) * x0 + per_sample(high, nz) * nz
         return start, found
 
     def _from_starting_points(self, start: torch.Tensor, found: torch.Tensor) -> None:
@@ -288,10 +287,10 @@ class _Run:
             # baseline subtraction, except when all probes agree (then it would cancel)
             base = torch.where(m.abs() < 1, m, torch.zeros_like(m))
             w = (fval - base[:, None]) * valid.float()
-            g = (w.reshape(k, b_max, *([1] * len(shape))) * rv).sum(1) / _view(
+            g = (w.reshape(k, b_max, *([1] * len(shape))) * rv).sum(1) / per_sample(
                 ev.clamp_min(1).float(), c
             )
-            out[sl] = g / _view(g.flatten(1).norm(dim=1).clamp_min(1e-12), g)
+            out[sl] = g / per_sample(g.flatten(1).norm(dim=1).clamp_min(1e-12), g)
         return out
 
     # ------------------------------------------------------------------ main loop
@@ -331,7 +330,7 @@ class _Run:
                 g = (~moved & (self.remaining(idx) > 0)).nonzero().flatten()
                 if len(g) == 0:
                     break
-                cand = self.t.clip(cur[idx[g]] + _view(step[g], update) * update[g])
+                cand = self.t.clip(cur[idx[g]] + per_sample(step[g], update) * update[g])
                 ok = self.decide(cand, idx[g])
                 new[g[ok]] = cand[ok]
                 moved[g[ok]] = True

@@ -34,6 +34,7 @@ from advlab.losses import LossFn, get_loss
 from advlab.norms import project, random_in_ball, steepest
 from advlab.registry import register_attack
 from advlab.targets.base import Objective, Target
+from advlab.utils import per_sample
 
 
 @register_attack
@@ -109,8 +110,8 @@ class PGD(EvasionAttack):
                 x + random_in_ball(x.shape, eps, self.norm, generator=generator, device=x.device)
             )
         best = x_k.clone()
-        prev = x_k.clone()  # the iterate before x_k (valid from the second step on)
         cycles = bool(self.cycle_check) and bool(getattr(target, "deterministic", False))
+        prev = x_k.clone() if cycles else x_k  # the iterate before x_k (from step 2 on)
         active = torch.arange(len(x), device=x.device)
         for t in range(self.steps):
             xa, ya = x_k[active], y[active]
@@ -125,23 +126,23 @@ class PGD(EvasionAttack):
                     return best
             step = xa + alpha * steepest(grad, self.norm)
             new = target.clip(x[active] + project(step - x[active], eps, self.norm))
-            if cycles:
-                left = self.steps - (t + 1)  # steps still to run after this one
-                same1 = _rows_equal(new, xa)
-                same2 = _rows_equal(new, prev[active]) if t > 0 else torch.zeros_like(same1)
-                done = same1 | same2
-                if bool(done.any()):
-                    # period 1: x stays put; period 2: x alternates new, xa, new, ...
-                    final = torch.where(_expand(same2 & ~same1 & (left % 2 == 1), new), xa, new)
-                    best[active[done]] = final[done]
-                    prev[active] = xa
-                    x_k[active] = new
-                    active = active[~done]
-                    if len(active) == 0:
-                        return best
-                    continue
-                prev[active] = xa
+            if not cycles:
+                x_k[active] = new
+                continue
+            same1 = _rows_equal(new, xa)
+            same2 = _rows_equal(new, prev[active]) if t > 0 else torch.zeros_like(same1)
+            prev[active] = xa
             x_k[active] = new
+            done = same1 | same2
+            if bool(done.any()):
+                # period 1: x stays put; period 2: x alternates new, xa, new, ... and the
+                # run would end on xa when an odd number of steps is left
+                odd = (self.steps - (t + 1)) % 2 == 1
+                final = torch.where(per_sample(same2 & ~same1 & odd, new), xa, new)
+                best[active[done]] = final[done]
+                active = active[~done]
+                if len(active) == 0:
+                    return best
         best[active] = x_k[active]
         return best
 
@@ -149,11 +150,6 @@ class PGD(EvasionAttack):
 def _rows_equal(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-sample exact equality of two batches."""
     return (a == b).flatten(1).all(1)
-
-
-def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A per-sample mask shaped to broadcast against ``like``."""
-    return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
 def _bind(fn: LossFn, y: torch.Tensor) -> Objective:
