@@ -238,7 +238,9 @@ def bench_simba(
                 TorchClassifier(counter, (0.0, 1.0), input_shape=(1, 8, 8), device="cpu")
             )
             return (
-                SimBA(basis=basis, eps=eps, step_size=step, max_queries=budget).run(t, x, y).x_adv
+                SimBA(basis=basis, norm="l2", eps=eps, step_size=step, max_queries=budget)
+                .run(t, x, y)
+                .x_adv
             )
 
         return go

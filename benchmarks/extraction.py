@@ -134,7 +134,7 @@ def section_exact() -> None:
     for depth in (4, 8, 12):
         tree = DecisionTreeClassifier(max_depth=depth, random_state=0).fit(x, ds.y_train)
         for ident in ("leaf", "label"):
-            r = PathFinding(identifier=ident, max_queries=1_000_000).extract(
+            r = PathFinding(identifier=ident, query_budget=1_000_000).extract(
                 LeafOracle(tree, input_shape=(64,)), x_eval=xte, y_eval=ds.y_test
             )
             rows.append(
@@ -168,7 +168,7 @@ def section_exact() -> None:
             mdl = mdl.double()
         t = TorchClassifier(mdl, input_shape=(40,), num_classes=100, device="cpu")
         for q in (116, 300):
-            r = LogitSVD(queries=q).extract(t)
+            r = LogitSVD(query_budget=q).extract(t)
             xq = uniform_inputs(t, q, torch.Generator().manual_seed(0), dtype=input_dtype(t))
             with torch.no_grad():
                 alive = (mdl.embed(xq) > 0).any(0)
@@ -274,9 +274,9 @@ def section_knockoff() -> None:
     for pool_name, pool in _pools(ds).items():
         for labels_only in (True, False):
             t = LabelsOnly(victim) if labels_only else victim
-            r = KnockoffNets(queries=2000, arch=SMALL_MLP, epochs=30, checkpoints=curve).extract(
-                t, pool, x_eval=ds.x_test, y_eval=ds.y_test
-            )
+            r = KnockoffNets(
+                query_budget=2000, arch=SMALL_MLP, epochs=30, checkpoints=curve
+            ).extract(t, pool, x_eval=ds.x_test, y_eval=ds.y_test)
             row: dict[str, Any] = {
                 "pool": pool_name,
                 "answers": "labels" if labels_only else "scores",
@@ -293,19 +293,19 @@ def section_knockoff() -> None:
     rows = []
     pool = torch.tensor(ds.x_train)
     for name, atk in (
-        ("knockoff random", KnockoffNets(queries=1000, arch=SMALL_MLP, epochs=30)),
+        ("knockoff random", KnockoffNets(query_budget=1000, arch=SMALL_MLP, epochs=30)),
         (
             "knockoff adaptive",
-            KnockoffNets(queries=1000, arch=SMALL_MLP, epochs=30, strategy="adaptive"),
+            KnockoffNets(query_budget=1000, arch=SMALL_MLP, epochs=30, strategy="adaptive"),
         ),
-        ("active uncertainty", ActiveExtraction(queries=1000, arch=SMALL_MLP, epochs=30)),
+        ("active uncertainty", ActiveExtraction(query_budget=1000, arch=SMALL_MLP, epochs=30)),
         (
             "active k-center",
-            ActiveExtraction(queries=1000, arch=SMALL_MLP, epochs=30, strategy="kcenter"),
+            ActiveExtraction(query_budget=1000, arch=SMALL_MLP, epochs=30, strategy="kcenter"),
         ),
         (
             "jacobian (100 seeds)",
-            JacobianAugmentation(queries=1000, rounds=5, arch=SMALL_MLP, epochs=30),
+            JacobianAugmentation(query_budget=1000, rounds=5, arch=SMALL_MLP, epochs=30),
         ),
     ):
         data = pool[:100] if name.startswith("jacobian") else pool
@@ -405,7 +405,7 @@ def section_art() -> None:
         ("advlab knockoff random", "random"),
         ("advlab knockoff adaptive", "adaptive"),
     ):
-        r = KnockoffNets(queries=budget, arch=SMALL_MLP, epochs=30, strategy=strat).extract(
+        r = KnockoffNets(query_budget=budget, arch=SMALL_MLP, epochs=30, strategy=strat).extract(
             LabelsOnly(victim), ds.x_train, x_eval=ds.x_test
         )
         rows.append(
@@ -522,25 +522,25 @@ def section_prada() -> None:
         perm = torch.randperm(len(pool), generator=g)
         mon.for_client("benign: digits train, reshuffled").labels(pool[perm])
         _stream(
-            JacobianAugmentation(queries=1600, rounds=5, arch=SMALL_MLP, epochs=5),
+            JacobianAugmentation(query_budget=1600, rounds=5, arch=SMALL_MLP, epochs=5),
             pool[:100],
             "attack: jacobian (100 seeds, 5 rounds)",
             mon,
         )
         _stream(
-            KnockoffNets(queries=1000, arch=SMALL_MLP, epochs=2),
+            KnockoffNets(query_budget=1000, arch=SMALL_MLP, epochs=2),
             pool,
             "attack: knockoff random, natural digits pool",
             mon,
         )
         _stream(
-            KnockoffNets(queries=1000, arch=SMALL_MLP, epochs=2),
+            KnockoffNets(query_budget=1000, arch=SMALL_MLP, epochs=2),
             bc,
             "attack: knockoff random, breast_cancer reshaped",
             mon,
         )
         _stream(
-            KnockoffNets(queries=1000, arch=SMALL_MLP, epochs=2),
+            KnockoffNets(query_budget=1000, arch=SMALL_MLP, epochs=2),
             torch.rand(3000, 1, 8, 8, generator=g),
             "attack: knockoff random, uniform noise",
             mon,
@@ -579,7 +579,7 @@ def section_defenses() -> None:
         agree = float((oracle_labels(t, xte) == clean).float().mean())
         row: dict[str, Any] = {"defense": name, "label agreement with undefended": agree}
         for q in (250, 1000):
-            r = KnockoffNets(queries=q, arch=SMALL_MLP, epochs=30).extract(t, ds.x_train)
+            r = KnockoffNets(query_budget=q, arch=SMALL_MLP, epochs=30).extract(t, ds.x_train)
             m = r.model
             assert m is not None
             row[f"fidelity@{q} (to undefended)"] = fidelity_of(m, victim, xte)
@@ -592,8 +592,11 @@ def section_transfer() -> None:
     victim, ds = digits_victim()
     rows = []
     for extractor, params in (
-        ("knockoff", {"queries": 1000, "arch": SMALL_MLP, "epochs": 30}),
-        ("jacobian_augmentation", {"queries": 1000, "rounds": 5, "arch": SMALL_MLP, "epochs": 30}),
+        ("knockoff", {"query_budget": 1000, "arch": SMALL_MLP, "epochs": 30}),
+        (
+            "jacobian_augmentation",
+            {"query_budget": 1000, "rounds": 5, "arch": SMALL_MLP, "epochs": 30},
+        ),
     ):
         pool = torch.tensor(ds.x_train)
         if extractor == "jacobian_augmentation":

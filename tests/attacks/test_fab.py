@@ -106,9 +106,38 @@ def test_autoattack_standard_includes_fab_t_and_fast_does_not():
     assert isinstance(fab, FAB) and fab.steps == 7 and fab.n_target_classes == 3
 
 
-@pytest.mark.parametrize("bad", [{"steps": 0}, {"n_target_classes": 0}, {"beta": 0.0}])
+@pytest.mark.parametrize(
+    "bad", [{"steps": 0}, {"n_target_classes": 0}, {"backward_step": 0.0}, {"restarts": 0}]
+)
 def test_fab_rejects_bad_parameters(bad, digits_target, small_batch):
     from advlab.errors import ConfigError
 
     with pytest.raises(ConfigError):
         FAB(**bad).run(digits_target, *small_batch)
+
+
+def test_fab_restarts_are_run_once_by_fab_not_repeated_by_the_base(digits_bundle, digits):
+    """``restarts`` is FAB's own loop: k restarts cost about k times one start (not k**2),
+    shrink the minimum norms, and the base class validates them like every attack's."""
+    x, y = digits.x_test[:30].astype(np.float32), digits.y_test[:30]
+    runs = {
+        k: FAB(norm="l2", steps=8, restarts=k).run(digits_bundle.target(device="cpu"), x, y)
+        for k in (1, 3)
+    }
+    one, three = runs[1], runs[3]
+    ok = np.asarray(one.success) & np.asarray(three.success)
+    assert ok.sum() > 0
+    assert (np.asarray(three.norms)[ok] <= np.asarray(one.norms)[ok] + 1e-6).all()
+    assert 2.5 * one.gradient_calls <= three.gradient_calls <= 3.5 * one.gradient_calls
+    assert three.params["restarts"] == 3
+
+
+def test_fab_deprecated_names_still_work_and_warn(digits_bundle, digits):
+    x, y = digits.x_test[:20].astype(np.float32), digits.y_test[:20]
+    new = FAB(norm="l2", steps=6, restarts=2, max_bias=0.2, extrapolation=1.1, backward_step=0.8)
+    with pytest.warns(DeprecationWarning, match="'n_restarts' is deprecated, use 'restarts'"):
+        old = FAB(norm="l2", steps=6, n_restarts=2, alpha_max=0.2, eta=1.1, beta=0.8)
+    assert old.get_params() == new.get_params()
+    a = old.run(digits_bundle.target(device="cpu"), x, y)
+    b = new.run(digits_bundle.target(device="cpu"), x, y)
+    np.testing.assert_array_equal(np.asarray(a.norms), np.asarray(b.norms))

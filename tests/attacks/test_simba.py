@@ -49,7 +49,9 @@ def test_dct_basis_is_orthonormal_and_low_frequencies_come_first() -> None:
 def test_breaks_the_model_inside_the_l2_ball(digits, basis: str) -> None:
     model, x, y = digits
     eps = 2.0
-    res = SimBA(basis=basis, eps=eps, max_queries=300).run(ScoresOnly(_target(model)), x, y)
+    res = SimBA(norm="l2", basis=basis, eps=eps, max_queries=300).run(
+        ScoresOnly(_target(model)), x, y
+    )
     assert res.clean_accuracy > 0.85
     assert res.robust_accuracy < res.clean_accuracy - 0.5
     assert float((res.x_adv - x).flatten(1).norm(dim=1).max()) <= eps * (1 + 1e-5)
@@ -68,13 +70,13 @@ def test_linf_ball_is_respected(digits) -> None:
 def test_queries_never_exceed_budget_per_point(digits) -> None:
     model, x, y = digits
     mq = 40
-    res = SimBA(eps=0.3, step_size=0.05, max_queries=mq).run(_target(model), x, y)
+    res = SimBA(norm="l2", eps=0.3, step_size=0.05, max_queries=mq).run(_target(model), x, y)
     assert res.queries <= len(x) * (mq + 2)
     robust = int(res.robust.sum())
     assert robust > 0
     # point by point: the start query + at most mq - 1 more, plus the base's two checks
     for i in range(5):
-        r = SimBA(eps=0.3, step_size=0.05, max_queries=mq).run(
+        r = SimBA(norm="l2", eps=0.3, step_size=0.05, max_queries=mq).run(
             _target(model), x[i : i + 1], y[i : i + 1]
         )
         assert r.queries <= mq + 2
@@ -85,16 +87,16 @@ def test_queries_never_exceed_budget_per_point(digits) -> None:
 def test_target_budget_stops_early(digits) -> None:
     model, x, y = digits
     target = _target(model, max_queries=200)
-    res = SimBA(eps=2.0, max_queries=500, batch_size=10).run(target, x, y)
+    res = SimBA(norm="l2", eps=2.0, max_queries=500, batch_size=10).run(target, x, y)
     assert res.stopped_early
     assert target.meter.queries <= 200
 
 
 def test_deterministic_under_seed(digits) -> None:
     model, x, y = digits
-    a = SimBA(eps=1.0, max_queries=100, seed=1).run(_target(model), x, y)
-    b = SimBA(eps=1.0, max_queries=100, seed=1).run(_target(model), x, y)
-    c = SimBA(eps=1.0, max_queries=100, seed=2).run(_target(model), x, y)
+    a = SimBA(norm="l2", eps=1.0, max_queries=100, seed=1).run(_target(model), x, y)
+    b = SimBA(norm="l2", eps=1.0, max_queries=100, seed=1).run(_target(model), x, y)
+    c = SimBA(norm="l2", eps=1.0, max_queries=100, seed=2).run(_target(model), x, y)
     assert torch.equal(a.x_adv, b.x_adv) and a.queries == b.queries
     assert not torch.equal(a.x_adv, c.x_adv)
 
@@ -102,7 +104,9 @@ def test_deterministic_under_seed(digits) -> None:
 def test_targeted(digits) -> None:
     model, x, y = digits
     y_t = (y + 3) % 10
-    res = SimBA(eps=3.0, step_size=0.3, max_queries=500).run(_target(model), x, y_t, targeted=True)
+    res = SimBA(norm="l2", eps=3.0, step_size=0.3, max_queries=500).run(
+        _target(model), x, y_t, targeted=True
+    )
     assert res.success.float().mean() > 0.7
     with torch.no_grad():
         pred = model(res.x_adv).argmax(1)
@@ -111,8 +115,8 @@ def test_targeted(digits) -> None:
 
 def test_larger_steps_need_fewer_queries(digits) -> None:
     model, x, y = digits
-    small = SimBA(eps=3.0, step_size=0.1, max_queries=400).run(_target(model), x, y)
-    large = SimBA(eps=3.0, step_size=0.4, max_queries=400).run(_target(model), x, y)
+    small = SimBA(norm="l2", eps=3.0, step_size=0.1, max_queries=400).run(_target(model), x, y)
+    large = SimBA(norm="l2", eps=3.0, step_size=0.4, max_queries=400).run(_target(model), x, y)
     assert large.queries < small.queries
 
 
@@ -132,6 +136,6 @@ def test_tabular_inputs() -> None:
     x = torch.rand(30, 12, generator=gen)
     target = TorchClassifier(model, (0.0, 1.0), input_shape=(12,), device="cpu")
     for basis in ("dct", "pixel"):
-        res = SimBA(basis=basis, eps=3.0, step_size=0.3, max_queries=300).run(target, x)
+        res = SimBA(norm="l2", basis=basis, eps=3.0, step_size=0.3, max_queries=300).run(target, x)
         assert res.robust_accuracy < res.clean_accuracy
         assert float(res.norms.max()) <= 3.0 * (1 + 1e-5)

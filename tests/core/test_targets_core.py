@@ -24,7 +24,7 @@ def wine():
 
 
 def test_torch_target_counts_and_budget(digits_bundle, digits):
-    t = digits_bundle.target(device="cpu", max_queries=100)
+    t = digits_bundle.target(device="cpu", query_budget=100)
     x = torch.as_tensor(digits.x_test[:40])
     t.labels(x)
     assert t.meter.queries == 40 and t.meter.gradient_calls == 0

@@ -106,7 +106,7 @@ def test_deterministic_under_seed(name, digits_bundle, small_batch, surrogate):
 def test_query_budget_holds(name, digits_bundle, small_batch, surrogate):
     x, y = small_batch
     budget = len(x) + 6  # the clean pass fits, the attack cannot finish
-    target = digits_bundle.target(device="cpu", max_queries=budget)
+    target = digits_bundle.target(device="cpu", query_budget=budget)
     res = make(name, surrogate).run(target, x, y)
     assert target.meter.queries <= budget
     assert res.stopped_early

@@ -40,7 +40,7 @@ def test_registered_as_extraction() -> None:
 
 def test_knockoff_digits_label_only_acceptance(victim, digits) -> None:
     target = LabelsOnly(victim)
-    res = KnockoffNets(queries=2000, arch=SMALL, epochs=20).extract(
+    res = KnockoffNets(query_budget=2000, arch=SMALL, epochs=20).extract(
         target, digits.x_train, x_eval=digits.x_test, y_eval=digits.y_test
     )
     assert res.queries <= 2000
@@ -52,7 +52,7 @@ def test_knockoff_digits_label_only_acceptance(victim, digits) -> None:
 
 def test_knockoff_curve_and_adaptive(victim, digits) -> None:
     res = KnockoffNets(
-        queries=300,
+        query_budget=300,
         arch=SMALL,
         epochs=5,
         strategy="adaptive",
@@ -66,12 +66,12 @@ def test_knockoff_curve_and_adaptive(victim, digits) -> None:
 
 
 def test_knockoff_respects_budget_and_needs_data(victim, digits) -> None:
-    victim.meter.max_queries = victim.meter.queries + 150
+    victim.meter.query_budget = victim.meter.queries + 150
     try:
-        res = KnockoffNets(queries=1000, arch=SMALL, epochs=2).extract(victim, digits.x_train)
+        res = KnockoffNets(query_budget=1000, arch=SMALL, epochs=2).extract(victim, digits.x_train)
         assert res.queries == 150
     finally:
-        victim.meter.max_queries = None
+        victim.meter.query_budget = None
     with pytest.raises(InputError, match="needs attacker data"):
         KnockoffNets().extract(victim)
     with pytest.raises(ConfigError, match="strategy"):
@@ -80,7 +80,7 @@ def test_knockoff_respects_budget_and_needs_data(victim, digits) -> None:
 
 def test_jacobian_augmentation(victim, digits) -> None:
     seeds = digits.x_train[:50]
-    res = JacobianAugmentation(rounds=3, arch=SMALL, epochs=5, queries=400).extract(
+    res = JacobianAugmentation(rounds=3, arch=SMALL, epochs=5, query_budget=400).extract(
         LabelsOnly(victim), seeds, x_eval=digits.x_test
     )
     assert res.queries == 50 + 50 + 100  # the set doubles each round
@@ -91,7 +91,7 @@ def test_jacobian_augmentation(victim, digits) -> None:
 @pytest.mark.parametrize("strategy", ["uncertainty", "kcenter"])
 def test_active(victim, digits, strategy) -> None:
     res = ActiveExtraction(
-        strategy=strategy, queries=300, initial=100, round_size=100, arch=SMALL, epochs=5
+        strategy=strategy, query_budget=300, initial=100, round_size=100, arch=SMALL, epochs=5
     ).extract(victim, digits.x_train, x_eval=digits.x_test)
     assert res.queries == 300
     assert res.fidelity["test"] > 0.7
@@ -99,7 +99,10 @@ def test_active(victim, digits, strategy) -> None:
 
 def test_transfer_evasion(victim, digits) -> None:
     res = TransferEvasion(
-        extractor_params={"queries": 800, "arch": SMALL, "epochs": 10}, n_adv=100, eps=0.3, steps=20
+        extractor_params={"query_budget": 800, "arch": SMALL, "epochs": 10},
+        n_adv=100,
+        eps=0.3,
+        steps=20,
     ).extract(victim, digits.x_train)
     assert res.queries == 800 + 100
     assert res.extra["surrogate_success_rate"] > 0.5

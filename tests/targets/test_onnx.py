@@ -63,7 +63,7 @@ def test_meter_counts_and_batches(onnx_path: Path, x_test: torch.Tensor) -> None
 
 
 def test_budget_enforced(onnx_path: Path, x_test: torch.Tensor) -> None:
-    target = OnnxClassifier(onnx_path, max_queries=50, batch_size=30)
+    target = OnnxClassifier(onnx_path, query_budget=50, batch_size=30)
     with pytest.raises(BudgetExhausted, match="50"):
         target.labels(x_test[:60])
     assert target.meter.queries == 30  # the second batch was refused before running

@@ -217,7 +217,7 @@ def variant_target(
 ) -> Target:
     """A fresh-metered (optionally defended, access-reduced) view of target ``target``."""
     base = base_target(cfg, target, config_dir)
-    base.meter = QueryMeter(max_queries=max_queries)
+    base.meter = QueryMeter(query_budget=max_queries)
     t: Target = base
     if defense is not None:
         d = defense_class(defense.name)(**defense.params)

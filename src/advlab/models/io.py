@@ -13,6 +13,7 @@ from torch import nn
 
 from advlab.errors import InputError, UnsafeFileError
 from advlab.models.arch import build
+from advlab.vocab import renamed_params
 
 FORMAT = "advlab-model"
 FORMAT_VERSION = 1
@@ -35,8 +36,9 @@ class ModelBundle:
         b = self.meta.get("bounds", [0.0, 1.0])
         return float(b[0]), float(b[1])
 
+    @renamed_params(max_queries="query_budget")
     def target(
-        self, *, device: str = "auto", max_queries: int | None = None, **options: Any
+        self, *, device: str = "auto", query_budget: int | None = None, **options: Any
     ) -> Any:
         """A white-box :class:`~advlab.targets.TorchClassifier` for this model.
 
@@ -52,7 +54,7 @@ class ModelBundle:
             num_classes=int(self.meta["num_classes"]),
             preprocess=(pre["mean"], pre["std"]) if pre else None,
             device=device,
-            max_queries=max_queries,
+            query_budget=query_budget,
             **options,
         )
 

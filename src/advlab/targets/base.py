@@ -19,6 +19,7 @@ from advlab.access import Access
 from advlab.errors import AccessError, InputError
 from advlab.meter import QueryMeter
 from advlab.utils import as_tensor
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,15 @@ class Target(ABC):
 
     access: Access = Access.SCORES
     output: OutputKind = "logits"
+    dtype: torch.dtype = torch.float32
+    """The floating precision of the model: inputs are converted to it and outputs keep it
+    (a float64 model answers in float64, end to end)."""
     deterministic: bool = True
     """Equal inputs give equal outputs and gradients. Attacks may rely on it (PGD stops a
     point whose iterates cycle); randomized defenses set it to False. Set it to False on a
     target whose model is stochastic at inference (e.g. MC dropout)."""
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         *,
@@ -50,23 +55,26 @@ class Target(ABC):
         input_shape: tuple[int, ...],
         num_classes: int,
         device: torch.device | str = "cpu",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 512,
         meter: QueryMeter | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes = int(num_classes)
         self.batch_size = int(batch_size)
-        self.meter = meter if meter is not None else QueryMeter(max_queries=max_queries)
+        if dtype is not None:
+            self.dtype = dtype
+        self.meter = meter if meter is not None else QueryMeter(query_budget=query_budget)
         self.set_bounds(bounds)
 
     # ------------------------------------------------------------------ bounds
     def set_bounds(self, bounds: BoundsLike) -> None:
         """Accepts scalars ``(lo, hi)`` or per-feature arrays of the input shape."""
         lo, hi = bounds
-        self.lower = as_tensor(lo, device=self.device)
-        self.upper = as_tensor(hi, device=self.device)
+        self.lower = as_tensor(lo, device=self.device, dtype=self.dtype)
+        self.upper = as_tensor(hi, device=self.device, dtype=self.dtype)
         if bool((self.lower > self.upper).any()):
             raise InputError(f"bounds must satisfy lower <= upper, got {bounds!r}")
 
@@ -80,8 +88,8 @@ class Target(ABC):
 
     # ------------------------------------------------------------------ checks
     def check_inputs(self, x: Any, *, atol: float = 1e-6) -> torch.Tensor:
-        """Validate and convert ``x``: shape, finiteness and bounds, with clear messages."""
-        t = as_tensor(x, device=self.device)
+        """Validate and convert ``x`` (to :attr:`dtype`): shape, finiteness and bounds."""
+        t = as_tensor(x, device=self.device, dtype=self.dtype)
         if t.dim() == len(self.input_shape):
             t = t.unsqueeze(0)
         if tuple(t.shape[1:]) != self.input_shape:
@@ -160,7 +168,7 @@ class Target(ABC):
             with torch.no_grad():
                 outs.append(self._forward(xb))
         if not outs:
-            return torch.empty(0, self.num_classes, device=self.device)
+            return torch.empty(0, self.num_classes, device=self.device, dtype=self.dtype)
         return torch.cat(outs)
 
     def describe(self) -> dict[str, Any]:
@@ -173,6 +181,7 @@ class Target(ABC):
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""),
         }
 
 
@@ -195,6 +204,7 @@ class TargetWrapper(Target):
         self.meter = inner.meter
         self.lower, self.upper = inner.lower, inner.upper
         self.output = inner.output
+        self.dtype = inner.dtype
         self.deterministic = inner.deterministic
         self.access = inner.access if access is None else min(access, inner.access)
 

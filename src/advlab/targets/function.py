@@ -12,6 +12,7 @@ from advlab.access import Access
 from advlab.errors import ConfigError
 from advlab.targets.base import BoundsLike, OutputKind, Target
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 
 class FunctionClassifier(Target):
@@ -19,8 +20,13 @@ class FunctionClassifier(Target):
 
     ``returns`` says what the function gives back: ``"logits"``, ``"probs"`` (both of shape
     ``(N, num_classes)``, scores access) or ``"labels"`` (shape ``(N,)``, label access).
+    ``dtype`` is the precision the function computes in (default float32; pass
+    ``torch.float64`` for a float64 model): inputs are handed over in it and its outputs
+    keep it. ``query_budget``: optional total number of points answered (deprecated alias
+    ``max_queries``).
     """
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         predict_fn: Callable[[np.ndarray], Any],
@@ -30,8 +36,9 @@ class FunctionClassifier(Target):
         bounds: BoundsLike = (0.0, 1.0),
         returns: str = "probs",
         device: str | torch.device = "cpu",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 512,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         if returns not in ("logits", "probs", "labels"):
             raise ConfigError(f"returns must be logits, probs or labels, got {returns!r}")
@@ -45,16 +52,17 @@ class FunctionClassifier(Target):
             input_shape=input_shape,
             num_classes=num_classes,
             device=resolve_device(device),
-            max_queries=max_queries,
+            query_budget=query_budget,
             batch_size=batch_size,
+            dtype=dtype,
         )
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = np.asarray(self.predict_fn(x.detach().cpu().numpy()))
+        out = np.asarray(self.predict_fn(x.detach().to(self.dtype).cpu().numpy()))
         if self.returns == "labels":
-            out = np.eye(self.num_classes, dtype=np.float32)[out.astype(int).reshape(-1)]
+            out = np.eye(self.num_classes)[out.astype(int).reshape(-1)]
         if out.shape != (len(x), self.num_classes):
             raise ConfigError(
                 f"predict_fn returned shape {out.shape}; expected ({len(x)}, {self.num_classes})"
             )
-        return torch.as_tensor(out, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(out, dtype=self.dtype, device=self.device)

@@ -37,6 +37,7 @@ from advlab.access import Access
 from advlab.errors import AccessError, AdvlabError, BudgetExhausted, ConfigError, InputError
 from advlab.targets.base import BoundsLike, OutputKind, Target
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class HttpClassifier(Target):
         timeout: seconds per request; retries: extra attempts after the first;
         backoff / max_backoff: exponential backoff base and cap, in seconds.
         headers: extra HTTP headers.
-        device: where returned tensors live; max_queries: optional budget (points);
+        device: where returned tensors live; query_budget: optional total budget (points; deprecated alias ``max_queries``);
         batch_size: points per request.
 
     Use :meth:`from_server` to read the shape, classes, bounds and access from an
@@ -107,6 +108,7 @@ class HttpClassifier(Target):
     :attr:`retries_used`.
     """
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         url: str,
@@ -122,7 +124,7 @@ class HttpClassifier(Target):
         max_backoff: float = 30.0,
         headers: dict[str, str] | None = None,
         device: str | torch.device = "cpu",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 256,
     ) -> None:
         httpx = _import_httpx()
@@ -164,7 +166,7 @@ class HttpClassifier(Target):
             input_shape=input_shape,
             num_classes=num_classes,
             device=resolve_device(device),
-            max_queries=max_queries,
+            query_budget=query_budget,
             batch_size=batch_size,
         )
 

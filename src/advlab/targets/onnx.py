@@ -29,6 +29,7 @@ from advlab.access import Access
 from advlab.errors import ConfigError, InputError
 from advlab.targets.base import BoundsLike, OutputKind, Target
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,12 @@ class OnnxClassifier(Target):
         input_name / output_name: which graph input / output to use (default: the first
             input, and the first rank-2 float output, e.g. ``probabilities`` of skl2onnx).
         device: where returned tensors live (``auto`` | ``cpu`` | ``cuda``).
-        max_queries: optional query budget; batch_size: points per session run.
+        query_budget: optional total query budget (deprecated alias ``max_queries``); batch_size: points per session run.
     """
 
     access = Access.SCORES
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         path: str | Path,
@@ -96,7 +98,7 @@ class OnnxClassifier(Target):
         input_name: str | None = None,
         output_name: str | None = None,
         device: str | torch.device = "cpu",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 512,
     ) -> None:
         if output not in ("logits", "probs"):
@@ -158,7 +160,7 @@ class OnnxClassifier(Target):
             input_shape=tuple(input_shape),
             num_classes=num_classes,
             device=dev,
-            max_queries=max_queries,
+            query_budget=query_budget,
             batch_size=batch_size,
         )
 

@@ -19,6 +19,7 @@ from advlab.access import Access
 from advlab.errors import ConfigError
 from advlab.targets.base import BoundsLike, Objective, Target
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 class _Affine(nn.Module):
     def __init__(self, scale: np.ndarray, shift: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float64))
 
     scale: torch.Tensor
     shift: torch.Tensor
@@ -52,10 +53,10 @@ _ACTS: dict[str, type[nn.Module]] = {
 
 
 def _linear(w: np.ndarray, b: np.ndarray) -> nn.Linear:
-    layer = nn.Linear(w.shape[1], w.shape[0])
+    layer = nn.Linear(w.shape[1], w.shape[0], dtype=torch.float64)
     with torch.no_grad():
-        layer.weight.copy_(torch.as_tensor(w, dtype=torch.float32))
-        layer.bias.copy_(torch.as_tensor(np.atleast_1d(b), dtype=torch.float32))
+        layer.weight.copy_(torch.as_tensor(w, dtype=torch.float64))
+        layer.bias.copy_(torch.as_tensor(np.atleast_1d(b), dtype=torch.float64))
     return layer
 
 
@@ -71,7 +72,8 @@ def _scaler_module(step: Any) -> nn.Module | None:
 
 
 def sklearn_to_torch(estimator: Any) -> nn.Module | None:
-    """An exact torch module returning logits for supported estimators, else ``None``."""
+    """An exact float64 torch module returning logits for supported estimators, else ``None``
+    (scikit-learn computes in float64; the twin keeps that precision)."""
     pre: list[nn.Module] = []
     est = estimator
     if type(estimator).__name__ == "Pipeline":
@@ -110,16 +112,22 @@ class SklearnClassifier(Target):
 
     White-box (exact gradients via a torch twin) for linear models and ``MLPClassifier``;
     scores through ``predict_proba``/``decision_function`` otherwise; labels only for
-    estimators with neither. Labels must be ``0..K-1``.
+    estimators with neither. Labels must be ``0..K-1``. Like scikit-learn it computes in
+    float64: inputs are converted to float64 and outputs stay float64.
+    ``query_budget``: optional total number of points answered (deprecated alias
+    ``max_queries``).
     """
 
+    dtype = torch.float64
+
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         estimator: Any,
         bounds: BoundsLike = (-np.inf, np.inf),
         *,
         device: str | torch.device = "auto",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 4096,
         white_box: bool = True,
     ) -> None:
@@ -152,13 +160,13 @@ class SklearnClassifier(Target):
             input_shape=(n_features,),
             num_classes=len(classes),
             device=dev,
-            max_queries=max_queries,
+            query_budget=query_budget,
             batch_size=batch_size,
         )
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.module is not None:
-            return self.module(x)
+            return self.module(x.to(self.dtype))
         xn = x.detach().cpu().numpy().astype(np.float64)
         if hasattr(self.estimator, "predict_proba"):
             out = self.estimator.predict_proba(xn)
@@ -169,12 +177,12 @@ class SklearnClassifier(Target):
         else:
             pred = self.estimator.predict(xn).astype(int)
             out = np.eye(self.num_classes)[pred]
-        return torch.as_tensor(out, dtype=torch.float32, device=self.device)
+        return torch.as_tensor(out, dtype=self.dtype, device=self.device)
 
     def _gradient(self, x: torch.Tensor, objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
         assert self.module is not None
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
-            out = self.module(xg)
+            out = self.module(xg.to(self.dtype))
             (grad,) = torch.autograd.grad(objective(out).sum(), xg)
         return grad.detach(), out.detach()

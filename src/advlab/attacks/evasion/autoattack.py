@@ -25,6 +25,7 @@ from advlab.attacks.evasion.fab import FAB
 from advlab.errors import ConfigError
 from advlab.registry import ATTACKS, register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class AutoAttack(EvasionAttack):
         self,
         *,
         norm: str = "linf",
-        eps: float | None = 8 / 255,
+        eps: float | None = DEFAULT_EPS,
         version: str = "standard",
         square: bool = True,
         fab: bool | None = None,

@@ -200,7 +200,8 @@ class EvasionAttack(Attack):
                 x_adv[prev_success] = skip.x_adv.to(x.device)[prev_success]
             todo = (clean_correct & ~success).nonzero().flatten()
             attacked = n - len(todo)
-            restarts = int(getattr(self, "restarts", 1))
+            # a minimum-norm attack runs its own restarts (they also shrink broken points' norms)
+            restarts = 1 if self.minimal else int(getattr(self, "restarts", 1))
             with progress_bar(f"{self.name}", len(todo)) as advance:
                 for start in range(0, len(todo), self.batch_size):
                     idx = todo[start : start + self.batch_size]

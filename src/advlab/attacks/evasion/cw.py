@@ -19,6 +19,7 @@ from advlab.errors import ConfigError
 from advlab.losses import _true_and_other
 from advlab.registry import register_attack
 from advlab.targets.base import Objective, Target
+from advlab.vocab import renamed_params
 
 
 @register_attack
@@ -30,7 +31,8 @@ class CarliniWagnerL2(EvasionAttack):
         steps: Adam iterations per binary-search step.
         binary_search_steps: updates of ``c`` per point.
         initial_const: starting ``c``.
-        lr: Adam learning rate (in tanh space).
+        step_size: Adam step size on the tanh-space variable (the attack's own step;
+            deprecated alias ``lr``).
     """
 
     name = "cw"
@@ -40,6 +42,7 @@ class CarliniWagnerL2(EvasionAttack):
     paper = "Carlini & Wagner 2017, arXiv:1608.04644"
     summary = "C&W L2: minimum-norm optimisation attack in tanh space with a binary search on c."
 
+    @renamed_params(lr="step_size")
     def __init__(
         self,
         *,
@@ -49,7 +52,7 @@ class CarliniWagnerL2(EvasionAttack):
         steps: int = 100,
         binary_search_steps: int = 6,
         initial_const: float = 0.1,
-        lr: float = 0.05,
+        step_size: float = 0.05,
         seed: int | None = 0,
         batch_size: int = 512,
     ) -> None:
@@ -59,7 +62,7 @@ class CarliniWagnerL2(EvasionAttack):
         self.steps = steps
         self.binary_search_steps = binary_search_steps
         self.initial_const = initial_const
-        self.lr = lr
+        self.step_size = step_size
         self.seed = seed
         self.batch_size = batch_size
 
@@ -69,7 +72,7 @@ class CarliniWagnerL2(EvasionAttack):
             raise ConfigError("cw: steps must be an integer >= 1")
         if not isinstance(self.binary_search_steps, int) or self.binary_search_steps < 1:
             raise ConfigError("cw: binary_search_steps must be an integer >= 1")
-        self._positive(initial_const=self.initial_const, lr=self.lr)
+        self._positive(initial_const=self.initial_const, step_size=self.step_size)
 
     def _perturb(
         self,
@@ -114,7 +117,7 @@ class CarliniWagnerL2(EvasionAttack):
                 g_w = g_x * span / 2 * (1 - th * th)
                 m = 0.9 * m + 0.1 * g_w
                 v = 0.999 * v + 0.001 * g_w * g_w
-                w = w - self.lr * (m / (1 - 0.9**k)) / ((v / (1 - 0.999**k)).sqrt() + 1e-8)
+                w = w - self.step_size * (m / (1 - 0.9**k)) / ((v / (1 - 0.999**k)).sqrt() + 1e-8)
                 pred = logits.argmax(1)
                 adv = pred == y if targeted else pred != y
                 l2 = delta.reshape(n, -1).norm(dim=1)

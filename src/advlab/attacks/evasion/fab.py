@@ -15,12 +15,15 @@ biased combination::
     x_{i+1} = clip((1 - a) (x_i + eta d_i) + a (x_0 + eta d_0)),
     a = min(|d_i| / (|d_i| + |d_0|), alpha_max)
 
-The extrapolation ``eta`` (1.05) overshoots the boundary; ``a`` (at most ``alpha_max`` = 0.1)
-pulls towards the original point, which keeps perturbations small. When ``x_{i+1}`` is
-misclassified it is recorded if its norm is the smallest so far and the iterate steps back,
-``x_{i+1} <- x_0 + beta (x_{i+1} - x_0)`` (``beta`` = 0.9), to look for a closer one.
-Restarts after the first start from a random point in a ball of half the best norm found
-(or half eps). The paper's defaults are used throughout.
+The paper's extrapolation ``eta`` (``extrapolation`` = 1.05) overshoots the boundary; the bias
+``a`` (at most the paper's ``alpha_max``, ``max_bias`` = 0.1) pulls towards the original
+point, which keeps perturbations small. When ``x_{i+1}`` is misclassified it is recorded if its
+norm is the smallest so far and the iterate steps back, ``x_{i+1} <- x_0 + beta (x_{i+1} -
+x_0)`` (the paper's ``beta``, ``backward_step`` = 0.9), to look for a closer one. None of the
+three is a step size, so they keep descriptive names. ``restarts`` after the first start
+from a random point in a ball of half the best norm found (or half eps); FAB runs them itself
+(a minimum-norm attack's restarts also shrink the norms of points already broken), so the
+evasion base does not repeat it. The paper's defaults are used throughout.
 
 Cost per iteration and point: one gradient call (FAB-T, targeted) or ``K - 1`` (untargeted,
 one per other class) plus one forward. With ``eps`` set, a point stops as soon as it has an
@@ -38,6 +41,7 @@ from advlab.errors import ConfigError
 from advlab.norms import lp_norm, random_in_ball
 from advlab.registry import register_attack
 from advlab.targets.base import Objective, Target
+from advlab.vocab import renamed_params
 
 
 def project_hyperplane_box(
@@ -93,11 +97,15 @@ class FAB(EvasionAttack):
         eps: optional; with it a point stops once it has an adversarial within eps, and
             restarts draw their start in a ball of half that radius (at most).
         steps: iterations per start (100 in the paper).
-        n_restarts: starts per point (and per target class); the first starts at ``x``.
+        restarts: starts per point (and per target class); the first starts at ``x``.
         n_target_classes: ``None``: untargeted FAB (nearest linearised boundary, ``K - 1``
             gradients per step). ``k``: FAB-T, one targeted run against each of the ``k``
             most likely other classes (AutoAttack uses 9), one gradient per step.
-        alpha_max, eta, beta: the paper's bias bound, extrapolation and backward step.
+        max_bias: the paper's ``alpha_max``, the bound on the bias towards ``x``.
+        extrapolation: the paper's ``eta`` (> 0), the overshoot factor of a projection.
+        backward_step: the paper's ``beta`` in (0, 1], the step back after a success.
+
+    Deprecated aliases: ``n_restarts``, ``alpha_max``, ``eta``, ``beta``.
 
     ``run(..., targeted=True)`` aims at the given target labels (one targeted run each).
     """
@@ -109,45 +117,48 @@ class FAB(EvasionAttack):
     paper = "Croce & Hein 2020, arXiv:1907.02044"
     summary = "Fast Adaptive Boundary attack: minimum-norm, projects onto linearised boundaries."
 
+    @renamed_params(
+        n_restarts="restarts", alpha_max="max_bias", eta="extrapolation", beta="backward_step"
+    )
     def __init__(
         self,
         *,
         norm: str = "linf",
         eps: float | None = None,
         steps: int = 100,
-        n_restarts: int = 1,
+        restarts: int = 1,
         n_target_classes: int | None = None,
-        alpha_max: float = 0.1,
-        eta: float = 1.05,
-        beta: float = 0.9,
+        max_bias: float = 0.1,
+        extrapolation: float = 1.05,
+        backward_step: float = 0.9,
         seed: int | None = 0,
         batch_size: int = 512,
     ) -> None:
         self.norm = norm
         self.eps = eps
         self.steps = steps
-        self.n_restarts = n_restarts
+        self.restarts = restarts
         self.n_target_classes = n_target_classes
-        self.alpha_max = alpha_max
-        self.eta = eta
-        self.beta = beta
+        self.max_bias = max_bias
+        self.extrapolation = extrapolation
+        self.backward_step = backward_step
         self.seed = seed
         self.batch_size = batch_size
 
     def _validate(self) -> None:
         super()._validate()
-        for field in ("steps", "n_restarts"):
+        for field in ("steps", "restarts"):
             v = getattr(self, field)
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"fab: {field} must be an integer >= 1, got {v!r}")
         k = self.n_target_classes
         if k is not None and (not isinstance(k, int) or k < 1):
             raise ConfigError(f"fab: n_target_classes must be None or an integer >= 1, got {k!r}")
-        if not 0.0 <= float(self.alpha_max) <= 1.0:
-            raise ConfigError(f"fab: alpha_max must be in [0, 1], got {self.alpha_max!r}")
-        if not 0.0 < float(self.beta) <= 1.0:
-            raise ConfigError(f"fab: beta must be in (0, 1], got {self.beta!r}")
-        self._positive(eta=self.eta)
+        if not 0.0 <= float(self.max_bias) <= 1.0:
+            raise ConfigError(f"fab: max_bias must be in [0, 1], got {self.max_bias!r}")
+        if not 0.0 < float(self.backward_step) <= 1.0:
+            raise ConfigError(f"fab: backward_step must be in (0, 1], got {self.backward_step!r}")
+        self._positive(extrapolation=self.extrapolation)
 
     def _perturb(
         self,
@@ -174,7 +185,7 @@ class FAB(EvasionAttack):
             k = min(self.n_target_classes, target.num_classes - 1)
             plans = [ranked[:, j] for j in range(k)]
         for aim in plans:
-            for restart in range(self.n_restarts):
+            for restart in range(self.restarts):
                 todo = torch.arange(n, device=x.device)
                 if eps is not None:  # fixed-eps use: points already done within eps rest
                     todo = todo[best_norm[todo] > eps * (1 + 1e-6)]
@@ -243,8 +254,11 @@ class FAB(EvasionAttack):
             )
             n_d = lp_norm(d, self.norm).clamp_min(1e-8)
             d_a, d_o = d[:m].view_as(xa), d[m:].view_as(xa)
-            alpha = (n_d[:m] / (n_d[:m] + n_d[m:])).clamp(0.0, float(self.alpha_max)).view(view)
-            new = target.clip((1 - alpha) * (xa + self.eta * d_a) + alpha * (xo + self.eta * d_o))
+            alpha = (n_d[:m] / (n_d[:m] + n_d[m:])).clamp(0.0, float(self.max_bias)).view(view)
+            new = target.clip(
+                (1 - alpha) * (xa + self.extrapolation * d_a)
+                + alpha * (xo + self.extrapolation * d_o)
+            )
             pred = target.labels(new)
             hit = pred == goal[todo[active]] if goal is not None else pred != ca
             if bool(hit.any()):
@@ -253,7 +267,7 @@ class FAB(EvasionAttack):
                 better = norms < best_norm[idx]
                 best[idx[better]] = new[hit][better]
                 best_norm[idx[better]] = norms[better]
-                new[hit] = xo[hit] + self.beta * (new[hit] - xo[hit])
+                new[hit] = xo[hit] + self.backward_step * (new[hit] - xo[hit])
             x1[active] = new
             if eps is not None:  # a point with an adversarial within eps is done
                 active = active[best_norm[todo[active]] > eps * (1 + 1e-6)]

@@ -24,7 +24,7 @@ direction did not improve), at most ``max_queries`` per point and restart. A poi
 soon as it is misclassified (per-sample early stop). Uses ``target.scores`` only.
 
 Example:
-    >>> SimBA(basis="dct", eps=2.0, step_size=0.2, max_queries=2000).run(target, x, y)
+    >>> SimBA(basis="dct", norm="l2", eps=2.0, step_size=0.2, max_queries=2000).run(target, x, y)
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from advlab.errors import ConfigError
 from advlab.norms import project
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
 
 
 def dct_matrix(n: int, *, device: torch.device | None = None) -> torch.Tensor:
@@ -71,8 +72,9 @@ class SimBA(EvasionAttack):
     """SimBA / SimBA-DCT (score-based), untargeted and targeted.
 
     Args:
-        norm: ``l2`` | ``linf``: the ball the iterates are kept in.
-        eps: radius of that ball.
+        norm: ``linf`` | ``l2``: the ball the iterates are kept in (the paper reports L2
+            norms; ``norm="l2"`` with an L2 radius such as 2.0 reproduces that setting).
+        eps: radius of that ball (default :data:`advlab.vocab.DEFAULT_EPS`, an L-inf budget).
         basis: ``dct`` (SimBA-DCT, low frequencies first) | ``pixel``.
         step_size: L2 length of each step along a basis direction (the paper's epsilon, 0.2).
         max_queries: queries per point and restart (the start counts as one).
@@ -90,8 +92,8 @@ class SimBA(EvasionAttack):
     def __init__(
         self,
         *,
-        norm: str = "l2",
-        eps: float | None = 2.0,
+        norm: str = "linf",
+        eps: float | None = DEFAULT_EPS,
         basis: str = "dct",
         step_size: float = 0.2,
         max_queries: int = 5000,

@@ -36,6 +36,7 @@ from advlab.attacks.evasion.base import EvasionAttack
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
 
 # iteration thresholds (on a 10,000-query scale) after which p is halved again
 _SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -150,7 +151,7 @@ class Square(EvasionAttack):
         self,
         *,
         norm: str = "linf",
-        eps: float | None = 8 / 255,
+        eps: float | None = DEFAULT_EPS,
         max_queries: int = 5000,
         p_init: float = 0.8,
         restarts: int = 1,

@@ -17,6 +17,7 @@ from advlab.attacks.evasion.base import EvasionAttack
 from advlab.errors import ConfigError
 from advlab.registry import get_attack, register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
 
 
 @register_attack
@@ -42,7 +43,7 @@ class Transfer(EvasionAttack):
         attack: str = "pgd",
         attack_params: dict[str, Any] | None = None,
         norm: str = "linf",
-        eps: float | None = 8 / 255,
+        eps: float | None = DEFAULT_EPS,
         seed: int | None = 0,
         batch_size: int = 512,
     ) -> None:

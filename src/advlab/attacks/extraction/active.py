@@ -12,10 +12,10 @@ Extraction", USENIX Security 2020 (arXiv:1811.02054), and Pal et al., "ActiveThi
   point queried so far.
 
 A random initial set of ``initial`` points is labelled first; then ``round_size`` points are
-selected per round and the surrogate retrained, until ``queries`` are spent.
+selected per round and the surrogate retrained, until ``query_budget`` queries are spent.
 
 Example:
-    >>> res = ActiveExtraction(strategy="kcenter", queries=1000).extract(target, x_pool)
+    >>> res = ActiveExtraction(strategy="kcenter", query_budget=1000).extract(target, x_pool)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from advlab.attacks.extraction.knockoff import SurrogateAttack
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class ActiveExtraction(SurrogateAttack):
 
     Args:
         strategy: ``"uncertainty"`` or ``"kcenter"``.
-        queries: victim queries to spend (capped by the pool and the budget).
+        query_budget: victim queries to spend (capped by the pool and the budget).
         initial: random points labelled first.
         round_size: points selected per round.
         arch / epochs / lr / batch_size / use_scores / checkpoints / seed: as in Knockoff.
@@ -52,11 +53,12 @@ class ActiveExtraction(SurrogateAttack):
     paper = "Chandrasekaran et al. 2020, USENIX Security, arXiv:1811.02054"
     summary = "Pool-based active learning (entropy uncertainty or k-center) to pick queries."
 
+    @renamed_params(queries="query_budget")
     def __init__(
         self,
         *,
         strategy: str = "uncertainty",
-        queries: int = 1000,
+        query_budget: int = 1000,
         initial: int = 100,
         round_size: int = 100,
         arch: str | dict[str, Any] = "auto",
@@ -68,7 +70,7 @@ class ActiveExtraction(SurrogateAttack):
         seed: int | None = 0,
     ) -> None:
         self.strategy = strategy
-        self.queries = queries
+        self.query_budget = query_budget
         self.initial = initial
         self.round_size = round_size
         self.arch = arch
@@ -100,7 +102,7 @@ class ActiveExtraction(SurrogateAttack):
         evaluate: Evaluator,
     ) -> Stolen:
         assert x is not None
-        n = self._budget(target, min(self.queries, len(x)))
+        n = self._budget(target, min(self.query_budget, len(x)))
         g = torch.Generator().manual_seed(int(self.seed or 0))
         order = torch.randperm(len(x), generator=g).to(x.device)
         chosen = order[: min(self.initial, n)]

@@ -45,12 +45,10 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from advlab.access import Access
 from advlab.attacks.extraction.base import (
@@ -59,51 +57,23 @@ from advlab.attacks.extraction.base import (
     Stolen,
     input_dtype,
 )
+from advlab.attacks.extraction.relu_layers import (
+    F64,
+    Hyperplane,
+    ReLUNet,
+    first_layer_error,
+    fit_rest,
+    param_error,
+    solve_one_layer,
+)
 from advlab.errors import BudgetExhausted, ConfigError, InputError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
-F64 = torch.float64
-
-
-@dataclass
-class _Hyperplane:
-    w: torch.Tensor  # unit row (d,)
-    b: float
-    support: int = 1
-    lines: set[int] = field(default_factory=set)
-
-
-class ReLUNet(nn.Module):
-    """The stolen float64 network: ``A2 ReLU(W1 x + b1) + L x + b2`` (``L`` zero when signs
-    are resolved), outputs as logits (a zero column for class 0 with probability targets)."""
-
-    def __init__(
-        self,
-        w1: torch.Tensor,
-        b1: torch.Tensor,
-        a2: torch.Tensor,
-        b2: torch.Tensor,
-        lin: torch.Tensor | None = None,
-        pad_class0: bool = False,
-    ) -> None:
-        super().__init__()
-        self.w1 = nn.Parameter(w1.to(F64), requires_grad=False)
-        self.b1 = nn.Parameter(b1.to(F64), requires_grad=False)
-        self.a2 = nn.Parameter(a2.to(F64), requires_grad=False)
-        self.b2 = nn.Parameter(b2.to(F64), requires_grad=False)
-        lin_t = torch.zeros(a2.shape[0], w1.shape[1], dtype=F64) if lin is None else lin.to(F64)
-        self.lin = nn.Parameter(lin_t, requires_grad=False)
-        self.pad_class0 = pad_class0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.reshape(len(x), -1).to(F64)
-        out = torch.relu(xf @ self.w1.T + self.b1) @ self.a2.T + xf @ self.lin.T + self.b2
-        if self.pad_class0:
-            out = torch.cat([torch.zeros(len(x), 1, dtype=F64, device=x.device), out], 1)
-        return out
+__all__ = ["Cryptanalytic", "ReLUNet"]
 
 
 @register_attack
@@ -120,7 +90,7 @@ class Cryptanalytic(ExtractionAttack):
             hyperplane in the two-layer case.
         fit_queries: random queries for the final-layer least squares (default
             ``4 (h + d + 1)``).
-        max_queries: cap on the queries this attack spends (default 2**20).
+        query_budget: cap on the queries this attack spends (default 2**20).
         seed: seed of lines and projections.
     """
 
@@ -129,6 +99,7 @@ class Cryptanalytic(ExtractionAttack):
     paper = "Carlini, Jagielski & Mironov 2020, CRYPTO, arXiv:2003.04884"
     summary = "Critical points + second differences: ReLU-network weights to float precision."
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         *,
@@ -139,7 +110,7 @@ class Cryptanalytic(ExtractionAttack):
         radius: float = 4.0,
         min_support: int = 3,
         fit_queries: int | None = None,
-        max_queries: int = 2**20,
+        query_budget: int = 2**20,
         seed: int | None = 0,
     ) -> None:
         self.hidden_layers = hidden_layers
@@ -149,7 +120,7 @@ class Cryptanalytic(ExtractionAttack):
         self.radius = radius
         self.min_support = min_support
         self.fit_queries = fit_queries
-        self.max_queries = max_queries
+        self.query_budget = query_budget
         self.seed = seed
 
     def _validate(self) -> None:
@@ -157,7 +128,7 @@ class Cryptanalytic(ExtractionAttack):
             raise ConfigError(
                 f"cryptanalytic: hidden_layers must be 1 or 2, got {self.hidden_layers!r}"
             )
-        for k in ("lines", "patience", "grid", "min_support", "max_queries"):
+        for k in ("lines", "patience", "grid", "min_support", "query_budget"):
             v = getattr(self, k)
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"cryptanalytic: {k} must be a positive integer, got {v!r}")
@@ -172,8 +143,8 @@ class Cryptanalytic(ExtractionAttack):
     # ------------------------------------------------------------------ oracle
     def _g(self, target: Target, xs: torch.Tensor) -> torch.Tensor:
         """Piecewise-linear outputs (logits, or log-prob differences to class 0), float64."""
-        if self._spent + len(xs) > self.max_queries:
-            raise BudgetExhausted(f"cryptanalytic: max_queries={self.max_queries} reached")
+        if self._spent + len(xs) > self.query_budget:
+            raise BudgetExhausted(f"cryptanalytic: query_budget={self.query_budget} reached")
         self._spent += len(xs)
         xq = xs.reshape(len(xs), *target.input_shape).to(target.device, self._dtype)
         out = self._query_scores(target, xq).to(F64).cpu()
@@ -207,7 +178,7 @@ class Cryptanalytic(ExtractionAttack):
         d = int(np.prod(target.input_shape))
         g = torch.Generator().manual_seed(int(self.seed or 0))
         lo, hi = _box(target, self.radius, d)
-        planes: list[_Hyperplane] = []
+        planes: list[Hyperplane] = []
         orient = torch.randn(d, generator=g, dtype=F64)
         stopped, message = False, ""
         lines_done, quiet, crit_found, rejected = 0, 0, 0, 0
@@ -336,7 +307,7 @@ class Cryptanalytic(ExtractionAttack):
 
     def _neuron_row(
         self, target: Target, xs: torch.Tensor, v: torch.Tensor, gap: float, orient: torch.Tensor
-    ) -> _Hyperplane | None:
+    ) -> Hyperplane | None:
         eps = gap / 4
         eta = eps * (1e-3 if self._rel == 1.0 else 0.2)
         jp = self._jacobian(target, xs + eps * v, eta)
@@ -349,12 +320,12 @@ class Cryptanalytic(ExtractionAttack):
         w = row / row.norm()
         if float(w @ orient) < 0:
             w = -w
-        return _Hyperplane(w=w, b=float(-(w @ xs)))
+        return Hyperplane(w=w, b=float(-(w @ xs)))
 
     def _is_global(
         self,
         target: Target,
-        plane: _Hyperplane,
+        plane: Hyperplane,
         lo: torch.Tensor,
         hi: torch.Tensor,
         g: torch.Generator,
@@ -386,7 +357,7 @@ class Cryptanalytic(ExtractionAttack):
     def _complete(
         self,
         target: Target,
-        planes: list[_Hyperplane],
+        planes: list[Hyperplane],
         lo: torch.Tensor,
         hi: torch.Tensor,
         g: torch.Generator,
@@ -412,7 +383,7 @@ class Cryptanalytic(ExtractionAttack):
     def _finish_one(
         self,
         target: Target,
-        planes: list[_Hyperplane],
+        planes: list[Hyperplane],
         lo: torch.Tensor,
         hi: torch.Tensor,
         g: torch.Generator,
@@ -422,50 +393,16 @@ class Cryptanalytic(ExtractionAttack):
     ) -> Stolen:
         w = torch.stack([p.w for p in planes])
         b = torch.tensor([p.b for p in planes], dtype=F64)
-        h, d = w.shape
-        xs, ys = self._fit_points(target, lo, hi, g, h)
-        z = xs @ w.T + b
-        design = torch.cat([torch.relu(z), xs, torch.ones(len(xs), 1, dtype=F64)], 1)
-        sol = torch.linalg.lstsq(design, ys).solution  # (h + d + 1, outputs)
-        a = sol[:h].T  # (outputs, h)
-        lin = sol[h : h + d].T  # (outputs, d)
-        # signs: sum_j beta_j a_j w_j^T = -L
-        mats = torch.stack([torch.outer(a[:, j], w[j]).reshape(-1) for j in range(h)], 1)
-        beta = torch.linalg.lstsq(mats, -lin.reshape(-1, 1)).solution.flatten()
-        flip = beta > 0.5
-        resid_beta = float((beta - flip.to(F64)).abs().max()) if h else 0.0
-        w = torch.where(flip[:, None], -w, w)
-        b = torch.where(flip, -b, b)
-        z = xs @ w.T + b
-        design = torch.cat([torch.relu(z), torch.ones(len(xs), 1, dtype=F64)], 1)
-        sol = torch.linalg.lstsq(design, ys).solution
-        a2, b2 = sol[:h].T, sol[h]
-        fit = torch.relu(z) @ a2.T + b2
-        resid = float((fit - ys).abs().max() / (ys.abs().max() + 1e-300))
-        lin_final: torch.Tensor | None = None
-        signs_ok = resid_beta < 1e-3 * self._rel and resid < 1e-6 * self._rel
-        if not signs_ok:
-            log.warning(
-                "cryptanalytic: signs not resolved exactly (beta residual %.3g, fit residual "
-                "%.3g); keeping a linear skip term so the copy stays functionally exact",
-                resid_beta,
-                resid,
-            )
-            w = torch.where(flip[:, None], -w, w)
-            b = torch.where(flip, -b, b)
-            design = torch.cat([torch.relu(xs @ w.T + b), xs, torch.ones(len(xs), 1, dtype=F64)], 1)
-            sol = torch.linalg.lstsq(design, ys).solution
-            a2, lin_final, b2 = sol[:h].T, sol[h : h + d].T, sol[h + d]
+        xs, ys = self._fit_points(target, lo, hi, g, len(w))
+        w, b, a2, b2, lin_final, info = solve_one_layer(w, b, xs, ys, self._rel)
         model = ReLUNet(w, b, a2, b2, lin_final, pad_class0=target.output == "probs")
-        extra.update(
-            signs_resolved=signs_ok, sign_residual=resid_beta, fit_residual=resid, hidden_found=h
-        )
-        param_error, rel = self._param_error(target, w, b, a2, b2, extra)
+        extra.update(info)
+        error, rel = param_error(target, w, b, a2, b2, extra)
         extra["param_error_relative"] = rel
         return Stolen(
             model=model,
             parameters={
-                "hidden_dim": h,
+                "hidden_dim": len(w),
                 "w1": w.numpy(),
                 "b1": b.numpy(),
                 "w2": a2.numpy(),
@@ -473,61 +410,17 @@ class Cryptanalytic(ExtractionAttack):
                 "identifiable_as": "hidden neurons up to permutation and positive scaling "
                 "(rows of w1 have unit norm)",
             },
-            param_error=param_error,
+            param_error=error,
             extra=extra,
             stopped_early=stopped,
             message=message,
         )
 
-    def _param_error(
-        self,
-        target: Target,
-        w: torch.Tensor,
-        b: torch.Tensor,
-        a2: torch.Tensor,
-        b2: torch.Tensor,
-        extra: dict[str, Any],
-    ) -> tuple[float | None, float | None]:
-        truth = _true_layers(target)
-        if truth is None or len(truth) != 2:
-            return None, None
-        (tw1, tb1), (tw2, tb2) = truth
-        scale = tw1.norm(dim=1)
-        alive = scale > 0
-        tw, tb = tw1[alive] / scale[alive, None], tb1[alive] / scale[alive]
-        ta = tw2[:, alive] * scale[alive][None]
-        if target.output == "probs":
-            ta = ta[1:] - ta[:1]
-            tb2 = tb2[1:] - tb2[:1]
-        extra["true_hidden_dim"] = int(tw1.shape[0])
-        if len(w) != len(tw):
-            extra["param_error_note"] = f"found {len(w)} of {len(tw)} neurons"
-            return None, None
-        sim = w @ tw.T
-        match = sim.argmax(1)
-        if len(set(match.tolist())) != len(w) or bool((sim.max(1).values < 0.999).any()):
-            extra["param_error_note"] = "recovered neurons do not match the true ones one-to-one"
-            return None, None
-        errs = {
-            "w1": (w - tw[match]).abs().max() / tw.abs().max(),
-            "b1": (b - tb[match]).abs().max() / max(float(tb.abs().max()), 1e-12),
-            "w2": (a2 - ta[:, match]).abs().max() / ta.abs().max(),
-            "b2": (b2 - tb2).abs().max() / max(float(tb2.abs().max()), 1e-12),
-        }
-        absolute = max(
-            float((w - tw[match]).abs().max()),
-            float((b - tb[match]).abs().max()),
-            float((a2 - ta[:, match]).abs().max()),
-            float((b2 - tb2).abs().max()),
-        )
-        extra["param_error_by_layer"] = {k: float(v) for k, v in errs.items()}
-        return absolute, max(float(v) for v in errs.values())
-
     # ------------------------------------------------------------------ step 4 (two layers)
     def _finish_two(
         self,
         target: Target,
-        planes: list[_Hyperplane],
+        planes: list[Hyperplane],
         lo: torch.Tensor,
         hi: torch.Tensor,
         g: torch.Generator,
@@ -549,19 +442,7 @@ class Cryptanalytic(ExtractionAttack):
             )
         w = torch.stack([p.w for p in first])
         b = torch.tensor([p.b for p in first], dtype=F64)
-        truth = _true_layers(target)
-        if truth is not None and len(truth) >= 2:
-            tw1, tb1 = truth[0]
-            scale = tw1.norm(dim=1)
-            tw, tb = tw1 / scale[:, None], tb1 / scale
-            sim = (w @ tw.T).abs()
-            match = sim.argmax(1)
-            sgn = torch.sign((w * tw[match]).sum(1))
-            err_w = float((w - sgn[:, None] * tw[match]).abs().max())
-            err_b = float((b - sgn * tb[match]).abs().max())
-            extra["true_first_layer_dim"] = int(tw1.shape[0])
-            extra["first_layer_error_up_to_sign"] = max(err_w, err_b)
-            extra["first_layer_matched"] = len(set(match.tolist()))
+        first_layer_error(target, w, b, extra)
         # complete the copy: fit the deeper layers on queried points (not cryptanalytic)
         n_fit = self.fit_queries or 4000
         xs = lo + (hi - lo) * torch.rand(n_fit, len(lo), generator=g, dtype=F64)
@@ -572,7 +453,7 @@ class Cryptanalytic(ExtractionAttack):
             ys = None
         model = None
         if ys is not None:
-            model = _fit_rest(w, b, ys, xs, seed=self.seed, pad_class0=target.output == "probs")
+            model = fit_rest(w, b, ys, xs, seed=self.seed, pad_class0=target.output == "probs")
         extra["deeper_layers"] = "fitted by gradient descent on queried points (not exact)"
         return Stolen(
             model=model,
@@ -587,53 +468,6 @@ class Cryptanalytic(ExtractionAttack):
             stopped_early=stopped,
             message=message,
         )
-
-
-class _Rest(nn.Module):
-    def __init__(self, w: torch.Tensor, b: torch.Tensor, hidden: int, out: int, pad: bool) -> None:
-        super().__init__()
-        self.register_buffer("w", w)
-        self.register_buffer("b", b)
-        h1 = len(w)
-        # both orientations of each first-layer neuron are offered (its sign is unknown)
-        self.l2 = nn.Linear(2 * h1, hidden).double()
-        self.l3 = nn.Linear(hidden, out).double()
-        self.pad = pad
-
-    w: torch.Tensor
-    b: torch.Tensor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = x.reshape(len(x), -1).to(F64) @ self.w.T + self.b
-        u = torch.cat([torch.relu(z), torch.relu(-z)], 1)
-        out = self.l3(torch.relu(self.l2(u)))
-        if self.pad:
-            out = torch.cat([torch.zeros(len(x), 1, dtype=F64, device=x.device), out], 1)
-        return out  # type: ignore[no-any-return]
-
-
-def _fit_rest(
-    w: torch.Tensor,
-    b: torch.Tensor,
-    ys: torch.Tensor,
-    xs: torch.Tensor,
-    *,
-    seed: int | None,
-    pad_class0: bool,
-) -> nn.Module:
-    torch.manual_seed(int(seed or 0))
-    model = _Rest(w, b, max(32, 2 * len(w)), ys.shape[1], pad_class0)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    x_in = xs
-    for _ in range(1500):
-        pred = model(x_in)
-        if pad_class0:
-            pred = pred[:, 1:]
-        loss = ((pred - ys) ** 2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return model.eval()
 
 
 def _box(target: Target, radius: float, d: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -664,7 +498,7 @@ def _clip_line(
     return t_lo, t_hi
 
 
-def _on_known(planes: list[_Hyperplane], xs: torch.Tensor, tol: float) -> _Hyperplane | None:
+def _on_known(planes: list[Hyperplane], xs: torch.Tensor, tol: float) -> Hyperplane | None:
     if not planes:
         return None
     w = torch.stack([p.w for p in planes])
@@ -674,31 +508,8 @@ def _on_known(planes: list[_Hyperplane], xs: torch.Tensor, tol: float) -> _Hyper
     return planes[k] if float(dist[k]) < tol * (1.0 + float(xs.abs().max())) else None
 
 
-def _same_plane(planes: list[_Hyperplane], new: _Hyperplane, tol: float) -> _Hyperplane | None:
+def _same_plane(planes: list[Hyperplane], new: Hyperplane, tol: float) -> Hyperplane | None:
     for p in planes:
         if float(p.w @ new.w) > 1 - tol and abs(p.b - new.b) < 100 * tol * (1.0 + abs(p.b)):
             return p
-    return None
-
-
-def _true_layers(target: Target) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
-    """The Linear layers of the white-box model behind ``target`` (experimenter's truth)."""
-    t: Any = target
-    while t is not None:
-        for attr in ("model", "module"):
-            m = getattr(t, attr, None)
-            if isinstance(m, nn.Module):
-                layers = [mod for mod in m.modules() if isinstance(mod, nn.Linear)]
-                return [
-                    (
-                        lay.weight.detach().to(F64).cpu(),
-                        (
-                            lay.bias.detach().to(F64).cpu()
-                            if lay.bias is not None
-                            else torch.zeros(lay.out_features, dtype=F64)
-                        ),
-                    )
-                    for lay in layers
-                ]
-        t = getattr(t, "inner", None)
     return None

@@ -28,6 +28,7 @@ from advlab.attacks.extraction.knockoff import SurrogateAttack
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ class JacobianAugmentation(SurrogateAttack):
     """Papernot et al. 2017 substitute training with Jacobian-based augmentation.
 
     Args:
-        queries: total victim queries (seed labels included); stops when reached.
+        query_budget: total victim queries (seed labels included); stops when reached.
         rounds: substitute training epochs (augmentation rounds).
-        step: the augmentation step ``lambda`` (in input units).
+        step_size: the augmentation step ``lambda`` (in input units).
         tau: the step's sign flips every ``tau`` rounds.
         reservoir: augment at most this many points per round (``None`` = all).
         arch / epochs / lr / batch_size / use_scores / checkpoints / seed: as in Knockoff.
@@ -50,12 +51,13 @@ class JacobianAugmentation(SurrogateAttack):
     paper = "Papernot et al. 2017, AsiaCCS, arXiv:1602.02697"
     summary = "Grow a seed set along the substitute's Jacobian sign; train on victim labels."
 
+    @renamed_params(queries="query_budget", step="step_size")
     def __init__(
         self,
         *,
-        queries: int = 2000,
+        query_budget: int = 2000,
         rounds: int = 6,
-        step: float = 0.1,
+        step_size: float = 0.1,
         tau: int = 3,
         reservoir: int | None = None,
         arch: str | dict[str, Any] = "auto",
@@ -66,9 +68,9 @@ class JacobianAugmentation(SurrogateAttack):
         checkpoints: tuple[int, ...] | list[int] | None = None,
         seed: int | None = 0,
     ) -> None:
-        self.queries = queries
+        self.query_budget = query_budget
         self.rounds = rounds
-        self.step = step
+        self.step_size = step_size
         self.tau = tau
         self.reservoir = reservoir
         self.arch = arch
@@ -81,7 +83,7 @@ class JacobianAugmentation(SurrogateAttack):
 
     def _validate(self) -> None:
         super()._validate()
-        self._positive(step=self.step)
+        self._positive(step_size=self.step_size)
         if not isinstance(self.rounds, int) or self.rounds < 1:
             raise ConfigError("jacobian_augmentation: rounds must be a positive integer")
         if not isinstance(self.tau, int) or self.tau < 1:
@@ -101,7 +103,7 @@ class JacobianAugmentation(SurrogateAttack):
     ) -> Stolen:
         assert x is not None
         g = torch.Generator().manual_seed(int(self.seed or 0))
-        budget = self._budget(target, self.queries)
+        budget = self._budget(target, self.query_budget)
         xs = x[:budget]
         ys = self._answers(target, xs)
         hard = ys if not ys.is_floating_point() else ys.argmax(1)
@@ -111,7 +113,7 @@ class JacobianAugmentation(SurrogateAttack):
             left = budget - len(xs)
             if left <= 0:
                 break
-            lam = self.step * (-1.0 if (r // self.tau) % 2 else 1.0)
+            lam = self.step_size * (-1.0 if (r // self.tau) % 2 else 1.0)
             pick = torch.randperm(len(xs), generator=g).to(xs.device)
             if self.reservoir is not None:
                 pick = pick[: self.reservoir]

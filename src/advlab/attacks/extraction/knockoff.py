@@ -20,7 +20,7 @@ otherwise).
 trained on the first answers (the experimenter's measurement; it does not steer the attack).
 
 Example:
-    >>> res = KnockoffNets(queries=2000, use_scores=False).extract(
+    >>> res = KnockoffNets(query_budget=2000, use_scores=False).extract(
     ...     target, x_pool, x_eval=x_test, y_eval=y_test)
     >>> res.fidelity["test"]
 """
@@ -46,6 +46,7 @@ from advlab.attacks.extraction.base import Evaluator, ExtractionAttack, Stolen
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class SurrogateAttack(ExtractionAttack):
 
     needs_data = True
 
-    queries: int
+    query_budget: int
     arch: str | dict[str, Any]
     epochs: int
     lr: float
@@ -64,9 +65,9 @@ class SurrogateAttack(ExtractionAttack):
     checkpoints: tuple[int, ...] | list[int] | None
 
     def _validate(self) -> None:
-        if not isinstance(self.queries, int) or self.queries < 1:
+        if not isinstance(self.query_budget, int) or self.query_budget < 1:
             raise ConfigError(
-                f"{self.name}: queries must be a positive integer, got {self.queries!r}"
+                f"{self.name}: query_budget must be a positive integer, got {self.query_budget!r}"
             )
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigError(f"{self.name}: epochs must be a positive integer")
@@ -138,7 +139,7 @@ class KnockoffNets(SurrogateAttack):
     """Knockoff Nets with random or adaptive (gradient-bandit) sampling of the pool.
 
     Args:
-        queries: victim queries to spend (capped by the pool size and the budget).
+        query_budget: victim queries to spend (capped by the pool size and the budget).
         strategy: ``"random"`` or ``"adaptive"``.
         arch: surrogate architecture: ``"auto"`` (CNN for square images, else MLP),
             ``"mlp"``, ``"cnn"`` or a :func:`advlab.models.build` spec.
@@ -156,10 +157,11 @@ class KnockoffNets(SurrogateAttack):
     paper = "Orekondy et al. 2019, CVPR, arXiv:1812.02766"
     summary = "Query a (surrogate-distribution) pool, train a copy on the answers."
 
+    @renamed_params(queries="query_budget")
     def __init__(
         self,
         *,
-        queries: int = 2000,
+        query_budget: int = 2000,
         strategy: str = "random",
         arch: str | dict[str, Any] = "auto",
         epochs: int = 40,
@@ -172,7 +174,7 @@ class KnockoffNets(SurrogateAttack):
         checkpoints: tuple[int, ...] | list[int] | None = None,
         seed: int | None = 0,
     ) -> None:
-        self.queries = queries
+        self.query_budget = query_budget
         self.strategy = strategy
         self.arch = arch
         self.epochs = epochs
@@ -205,8 +207,8 @@ class KnockoffNets(SurrogateAttack):
         evaluate: Evaluator,
     ) -> Stolen:
         assert x is not None
-        n = self._budget(target, min(self.queries, len(x)))
-        if n < self.queries:
+        n = self._budget(target, min(self.query_budget, len(x)))
+        if n < self.query_budget:
             log.info(
                 "%s: using %d queries (pool %d, budget %s)",
                 self.name,

@@ -15,7 +15,7 @@ dimension is read off the largest drop between consecutive singular values.
 :func:`logit_svd` is the pure-numerics core (the LLM module reuses it on next-token logits).
 
 Example:
-    >>> res = LogitSVD(queries=300).extract(target)
+    >>> res = LogitSVD(query_budget=300).extract(target)
     >>> res.parameters["hidden_dim"]
 """
 
@@ -39,6 +39,7 @@ from advlab.attacks.extraction.base import (
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class LogitSVD(ExtractionAttack):
     """Recover the hidden dimension and the final layer (up to an ``h x h`` map) from logits.
 
     Args:
-        queries: number of random queries (must exceed the hidden dimension; default
+        query_budget: number of random queries (must exceed the hidden dimension; default
             ``num_classes + 16``, enough to see any ``h < K``).
         seed: seed of the random queries.
     """
@@ -118,16 +119,21 @@ class LogitSVD(ExtractionAttack):
     paper = "Carlini et al. 2024, ICML, arXiv:2403.06634"
     summary = "SVD of stacked logit vectors: hidden dimension + final layer up to h x h map."
 
-    def __init__(self, *, queries: int | None = None, seed: int | None = 0) -> None:
-        self.queries = queries
+    @renamed_params(queries="query_budget")
+    def __init__(self, *, query_budget: int | None = None, seed: int | None = 0) -> None:
+        self.query_budget = query_budget
         self.seed = seed
 
     def _validate(self) -> None:
-        if self.queries is not None and (not isinstance(self.queries, int) or self.queries < 3):
-            raise ConfigError(f"logit_svd: queries must be an integer >= 3, got {self.queries!r}")
+        if self.query_budget is not None and (
+            not isinstance(self.query_budget, int) or self.query_budget < 3
+        ):
+            raise ConfigError(
+                f"logit_svd: query_budget must be an integer >= 3, got {self.query_budget!r}"
+            )
 
     def min_queries(self, target: Target) -> int:
-        return self.queries if self.queries is not None else target.num_classes + 16
+        return self.query_budget if self.query_budget is not None else target.num_classes + 16
 
     def _extract(
         self,

@@ -39,6 +39,7 @@ from advlab.errors import AccessError, BudgetExhausted, ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import BoundsLike, Target
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class LeafOracle(Target):
     leaf's class distribution when ``access`` is scores, labels otherwise.
     """
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         tree: Any,
@@ -59,7 +61,7 @@ class LeafOracle(Target):
         bounds: BoundsLike = (0.0, 1.0),
         access: Access = Access.LABELS,
         device: str | torch.device = "cpu",
-        max_queries: int | None = None,
+        query_budget: int | None = None,
         batch_size: int = 4096,
     ) -> None:
         if not hasattr(tree, "apply") or not hasattr(tree, "predict_proba"):
@@ -72,7 +74,7 @@ class LeafOracle(Target):
             input_shape=input_shape,
             num_classes=len(tree.classes_),
             device=resolve_device(device),
-            max_queries=max_queries,
+            query_budget=query_budget,
             batch_size=batch_size,
         )
 
@@ -122,7 +124,7 @@ class PathFinding(ExtractionAttack):
             ``"leaf"`` or ``"label"``.
         eps: precision of each threshold, in input units; ``None`` searches to adjacent
             float32 values (the queries' resolution), so every float32 input is exact.
-        max_queries: stop exploring after this many queries (the copy keeps what it found).
+        query_budget: stop exploring after this many queries (the copy keeps what it found).
         radius: half-width of the search box for infinite bounds.
         seed: seed of the starting point.
     """
@@ -132,18 +134,19 @@ class PathFinding(ExtractionAttack):
     paper = "Tramer et al. 2016, USENIX Security, arXiv:1609.02943"
     summary = "Line searches over leaf identifiers recover every leaf box of a decision tree."
 
+    @renamed_params(max_queries="query_budget")
     def __init__(
         self,
         *,
         identifier: str = "auto",
         eps: float | None = None,
-        max_queries: int = 500_000,
+        query_budget: int = 500_000,
         radius: float = 10.0,
         seed: int | None = 0,
     ) -> None:
         self.identifier = identifier
         self.eps = eps
-        self.max_queries = max_queries
+        self.query_budget = query_budget
         self.radius = radius
         self.seed = seed
 
@@ -155,8 +158,8 @@ class PathFinding(ExtractionAttack):
         self._positive(radius=self.radius)
         if self.eps is not None:
             self._positive(eps=self.eps)
-        if not isinstance(self.max_queries, int) or self.max_queries < 1:
-            raise ConfigError("path_finding: max_queries must be a positive integer")
+        if not isinstance(self.query_budget, int) or self.query_budget < 1:
+            raise ConfigError("path_finding: query_budget must be a positive integer")
 
     def min_queries(self, target: Target) -> int:
         return 1 + 2 * int(np.prod(target.input_shape))
@@ -164,8 +167,8 @@ class PathFinding(ExtractionAttack):
     def _ids(
         self, target: Target, xs: torch.Tensor, leaf: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._spent + len(xs) > self.max_queries:
-            raise BudgetExhausted(f"path_finding: max_queries={self.max_queries} reached")
+        if self._spent + len(xs) > self.query_budget:
+            raise BudgetExhausted(f"path_finding: query_budget={self.query_budget} reached")
         self._spent += len(xs)
         xq = xs.reshape(len(xs), *target.input_shape).to(target.device, torch.float32)
         if leaf:
