@@ -284,7 +284,7 @@ def smoothing_table(
     dev: str,
     tgt: Callable[[torch.nn.Module], Target],
 ) -> list[dict[str, Any]]:
-    print(f"randomized smoothing (n0=100, n={n}, alpha=0.001), certified accuracy:")
+    print(f"randomized smoothing (n0=100, n={n}, failure_probability=0.001), certified accuracy:")
     rs_rows = []
     for sigma in (0.25, 0.5):
         t0 = time.perf_counter()
@@ -293,7 +293,9 @@ def smoothing_table(
             (f"noise-trained sigma {sigma}", tgt(nm)),
             ("standard (no noise training)", std),
         ):
-            rs = RandomizedSmoothing(sigma=sigma, n0=100, n=n, alpha=0.001, batch_size=4000)
+            rs = RandomizedSmoothing(
+                sigma=sigma, n0=100, n=n, failure_probability=0.001, batch_size=4000
+            )
             cert = rs.certify(base, x, y)
             row = {
                 "sigma": sigma,

@@ -57,6 +57,8 @@ class Result:
     """Common fields of every result (attack name, parameters, costs, seed)."""
 
     type_name: ClassVar[str] = "result"
+    renamed_fields: ClassVar[dict[str, str]] = {}
+    """Old field names of this result, read from files written before a rename."""
 
     attack: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +103,7 @@ class Result:
     def from_dict(cls, d: dict[str, Any]) -> Result:
         kind = RESULT_TYPES.get(d.get("type", cls.type_name), cls)
         names = {f.name for f in fields(kind)}
+        d = {kind.renamed_fields.get(k, k): v for k, v in d.items()}
         kwargs = {k: _decode(v) for k, v in d.items() if k in names}
         obj = kind(**kwargs)
         obj._after_load()

@@ -60,7 +60,7 @@ def test_clopper_pearson_against_hand_computation() -> None:
 
 
 def test_constant_classifier_certifies_the_maximal_radius() -> None:
-    rs = RandomizedSmoothing(sigma=0.5, n0=10, n=200, alpha=0.01, batch_size=128)
+    rs = RandomizedSmoothing(sigma=0.5, n0=10, n=200, failure_probability=0.01, batch_size=128)
     x, y = np.full((3, 2), 0.5, dtype=np.float32), np.array([3, 3, 1])
     cert = rs.certify(constant(3), x, y)
     p = 0.01 ** (1 / 200)
@@ -76,7 +76,7 @@ def test_constant_classifier_certifies_the_maximal_radius() -> None:
 
 
 def test_coin_flip_abstains_with_radius_zero() -> None:
-    rs = RandomizedSmoothing(sigma=0.25, n0=50, n=500, alpha=0.001, batch_size=256)
+    rs = RandomizedSmoothing(sigma=0.25, n0=50, n=500, failure_probability=0.001, batch_size=256)
     x = np.full((4, 2), 0.5, dtype=np.float32)
     cert = rs.certify(coin(), x, np.array([0, 1, 0, 1]))
     assert cert.abstained.all()
@@ -98,7 +98,7 @@ def test_certificate_is_sound_for_a_linear_boundary() -> None:
     """x_0 = 0.25 lies at L2 distance 0.25 from the boundary x_0 = 0.5: the smoothed
     classifier's true radius is sigma * Phi^-1(Phi(1)) = 0.25, and the certificate is a
     (1 - alpha) lower bound on it."""
-    rs = RandomizedSmoothing(sigma=0.25, n0=50, n=2000, alpha=0.001, batch_size=1000)
+    rs = RandomizedSmoothing(sigma=0.25, n0=50, n=2000, failure_probability=0.001, batch_size=1000)
     x = np.tile(np.array([[0.25, 0.5]], dtype=np.float32), (5, 1))
     cert = rs.certify(coin(), x, np.zeros(5, dtype=int))
     assert cert.prediction.tolist() == [0] * 5
@@ -109,7 +109,7 @@ def test_certificate_is_sound_for_a_linear_boundary() -> None:
 
 def test_certify_noise_trained_cnn(noise_target: TorchClassifier, test_xy: XY) -> None:
     x, y = test_xy[0][:40], test_xy[1][:40]
-    rs = RandomizedSmoothing(sigma=0.25, n0=20, n=200, alpha=0.001, batch_size=2000)
+    rs = RandomizedSmoothing(sigma=0.25, n0=20, n=200, failure_probability=0.001, batch_size=2000)
     cert = rs.certify(noise_target, x, y)
     assert bool((cert.radius >= 0).all())
     assert bool((cert.radius[cert.abstained] == 0).all())
@@ -169,7 +169,7 @@ def test_result_json_round_trip(noise_target: TorchClassifier, test_xy: XY) -> N
 
 def test_validation_and_registry() -> None:
     x, y = np.zeros((1, 2), dtype=np.float32), np.zeros(1)
-    for bad in ({"sigma": 0.0}, {"alpha": 1.0}, {"n": 0}, {"n0": 1.5}):
+    for bad in ({"sigma": 0.0}, {"failure_probability": 1.0}, {"n": 0}, {"n0": 1.5}):
         with pytest.raises(ConfigError):
             RandomizedSmoothing(**bad).certify(constant(0), x, y)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="adversarial"):

@@ -60,7 +60,7 @@ def test_badnets_poisons_only_budget_and_relabels(digits: Any, badnets_set: Any)
 def test_all_to_all_and_blended(digits: Any) -> None:
     p = BadNets(budget=0.05, mode="all_to_all").poison(digits.x_train, digits.y_train)
     np.testing.assert_array_equal(p.y[p.indices], (digits.y_train[p.indices] + 1) % 10)
-    b = Blended(budget=0.02, alpha=0.2).poison(digits.x_train, digits.y_train)
+    b = Blended(budget=0.02, opacity=0.2).poison(digits.x_train, digits.y_train)
     d = np.abs(b.x[b.indices] - digits.x_train[b.indices])
     assert d.max() <= 0.2 + 1e-6 and d.mean() > 0.01  # whole-image, alpha-bounded blend
 

@@ -6,7 +6,8 @@ ICML 2019 (arXiv:1902.02918). The smoothed classifier ``g(x) = argmax_c P(f(x + 
 top class has probability at least ``p_A >= 1/2``. Monte-Carlo estimates with guarantees:
 
 - ``PREDICT``: ``n`` noisy samples; return the top class when a two-sided binomial test of
-  its count against the runner-up's (``p = 1/2``) has p-value ``<= alpha``, else abstain.
+  its count against the runner-up's (``p = 1/2``) has p-value ``<= alpha``, else abstain
+  (the paper's ``alpha`` is the ``failure_probability`` parameter).
 - ``CERTIFY``: guess the top class ``c_A`` from ``n0`` samples, count it in ``n`` fresh
   samples, take the one-sided ``(1 - alpha)`` Clopper-Pearson lower bound ``p_A_lower``;
   abstain when ``p_A_lower < 1/2``, else certify radius ``sigma * Phi^-1(p_A_lower)``.
@@ -41,6 +42,7 @@ from advlab.registry import register_defense
 from advlab.results import Result
 from advlab.targets.base import Target
 from advlab.utils import as_labels, make_generator, progress_bar, resolve_device, seed_everything
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,12 @@ class CertificationResult(Result):
     """
 
     type_name: ClassVar[str] = "certification"
+    renamed_fields: ClassVar[dict[str, str]] = {"alpha": "failure_probability"}
 
     sigma: float = 0.0
     n0: int = 0
     n: int = 0
-    alpha: float = 0.0
+    failure_probability: float = 0.0
     y: Any = None
     prediction: Any = None
     radius: Any = None
@@ -129,7 +132,7 @@ class CertificationResult(Result):
             sigma=self.sigma,
             n0=self.n0,
             n=self.n,
-            alpha=self.alpha,
+            failure_probability=self.failure_probability,
             points=self.num_points,
             abstain_rate=round(float(self.abstained.sum()) / n, 6) if self.num_points else 0.0,
             certified_accuracy_at_0=round(self.certified_accuracy(0.0), 6),
@@ -146,7 +149,8 @@ class RandomizedSmoothing(Defense):
         sigma: standard deviation of the Gaussian noise, in input units.
         n0: samples used to guess the top class in :meth:`certify`.
         n: samples used to estimate its probability (and in :meth:`predict` / the target).
-        alpha: failure probability of the certificate / the prediction test.
+        failure_probability: the paper's ``alpha``, the failure probability of the
+            certificate / the prediction test (deprecated alias ``alpha``).
         batch_size: noisy samples per forward pass.
         seed: seeds the noise.
     """
@@ -157,20 +161,21 @@ class RandomizedSmoothing(Defense):
     paper = "Cohen, Rosenfeld & Kolter 2019, ICML, arXiv:1902.02918"
     summary = "Randomized smoothing: Gaussian-noise majority vote with a certified L2 radius."
 
+    @renamed_params(alpha="failure_probability")
     def __init__(
         self,
         *,
         sigma: float = 0.25,
         n0: int = 100,
         n: int = 1000,
-        alpha: float = 0.001,
+        failure_probability: float = 0.001,
         batch_size: int = 1000,
         seed: int | None = 0,
     ) -> None:
         self.sigma = sigma
         self.n0 = n0
         self.n = n
-        self.alpha = alpha
+        self.failure_probability = failure_probability
         self.batch_size = batch_size
         self.seed = seed
 
@@ -180,8 +185,11 @@ class RandomizedSmoothing(Defense):
             v = getattr(self, k)
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{self.name}: {k} must be an integer >= 1, got {v!r}")
-        if not 0.0 < float(self.alpha) < 1.0:
-            raise ConfigError(f"{self.name}: alpha must be in (0, 1), got {self.alpha!r}")
+        if not 0.0 < float(self.failure_probability) < 1.0:
+            raise ConfigError(
+                f"{self.name}: failure_probability must be in (0, 1), "
+                f"got {self.failure_probability!r}"
+            )
 
     # ------------------------------------------------------------------ sampling
     def _counts(
@@ -224,7 +232,7 @@ class RandomizedSmoothing(Defense):
         for i in range(len(xt)):
             n_a = int(top2.values[i, 0])
             n_b = int(top2.values[i, 1]) if top2.values.shape[1] > 1 else 0
-            if binomial_pvalue(n_a, n_a + n_b, 0.5) <= float(self.alpha):
+            if binomial_pvalue(n_a, n_a + n_b, 0.5) <= float(self.failure_probability):
                 out[i] = int(top2.indices[i, 0])
         return out
 
@@ -252,7 +260,7 @@ class RandomizedSmoothing(Defense):
                 n_a = counts.gather(1, guess[:, None]).squeeze(1).cpu()
                 for j in range(len(xb)):
                     i = start + j
-                    pl = clopper_pearson_lower(int(n_a[j]), self.n, float(self.alpha))
+                    pl = clopper_pearson_lower(int(n_a[j]), self.n, float(self.failure_probability))
                     p_lower[i] = pl
                     if pl >= 0.5:
                         pred[i] = int(guess[j])
@@ -270,7 +278,7 @@ class RandomizedSmoothing(Defense):
             sigma=float(self.sigma),
             n0=int(self.n0),
             n=int(self.n),
-            alpha=float(self.alpha),
+            failure_probability=float(self.failure_probability),
             y=yt,
             prediction=pred,
             radius=radius,

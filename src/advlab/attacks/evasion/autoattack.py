@@ -38,7 +38,8 @@ class AutoAttack(EvasionAttack):
         version: ``standard`` | ``fast`` (see the module docstring).
         square: include Square (score-based; catches gradient masking).
         fab: include FAB-T; default ``None``: in ``standard``, not in ``fast``.
-        steps / n_target_classes / max_queries: override the version's budgets.
+        steps / n_target_classes: override the version's APGD / FAB budgets.
+        max_queries: override Square's queries per point.
     """
 
     name = "autoattack"

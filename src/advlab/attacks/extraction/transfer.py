@@ -31,6 +31,7 @@ from advlab.attacks.extraction.base import (
 from advlab.errors import ConfigError
 from advlab.registry import get_attack, register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class TransferEvasion(ExtractionAttack):
         extractor_params: its keyword arguments.
         n_adv: attacker inputs turned into adversarial examples (taken from the end of
             ``x``; the extractor uses the rest).
-        eps / norm / steps: PGD settings on the surrogate.
+        eps / norm / steps: PGD settings on the surrogate (``eps`` defaults to
+            :data:`advlab.vocab.DEFAULT_EPS`).
         seed: seed of the extractor, PGD and the noise control.
     """
 
@@ -61,7 +63,7 @@ class TransferEvasion(ExtractionAttack):
         extractor: str = "knockoff",
         extractor_params: dict[str, Any] | None = None,
         n_adv: int = 200,
-        eps: float = 0.2,
+        eps: float = DEFAULT_EPS,
         norm: str = "linf",
         steps: int = 40,
         seed: int | None = 0,

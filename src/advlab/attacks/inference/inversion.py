@@ -121,7 +121,8 @@ class MIFace(Attack):
             raise InputError(f"classes must be in [0, {target.num_classes}), got {cls.tolist()}")
         x0 = self._start(target, len(cls))
         x = x0.clone()
-        best, best_cost = x.clone(), torch.full((len(cls),), float("inf"), device=x.device)
+        best = x.clone()
+        best_cost = torch.full((len(cls),), float("inf"), device=x.device, dtype=target.dtype)
         stale = torch.zeros(len(cls), dtype=torch.long, device=x.device)
         active = torch.ones(len(cls), dtype=torch.bool, device=x.device)
         for _ in range(int(self.steps)):
@@ -140,6 +141,7 @@ class MIFace(Attack):
                     (g_reg,) = torch.autograd.grad(reg.sum(), xr)
                 grad = grad + g_reg
                 cost = cost + reg.detach()
+            cost = cost.to(best_cost.dtype)
             improved = cost < best_cost[idx] - 1e-9
             best[idx] = torch.where(improved.reshape(-1, *([1] * (xa.dim() - 1))), xa, best[idx])
             best_cost[idx] = torch.where(improved, cost, best_cost[idx])

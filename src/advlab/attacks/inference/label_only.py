@@ -113,6 +113,17 @@ def boundary_distance_search(
 
 @register_attack
 class LabelOnlyBoundary(MembershipAttack):
+    """Boundary-distance membership inference from labels only (Choquette-Choo et al. 2021).
+
+    Args:
+        method: ``search`` (binary search along random directions) | ``hopskipjump``.
+        directions: random directions per point (``search``).
+        max_radius: the largest L2 distance searched (``search``).
+        steps: binary-search steps per direction (``search``).
+        max_queries: HopSkipJump's label queries per point (``hopskipjump``).
+        seed: seeds the directions and HopSkipJump.
+    """
+
     name = "label_only_boundary"
     requires = Access.LABELS
     paper = "Choquette-Choo et al. 2021, arXiv:2007.14321"

@@ -6,9 +6,9 @@
   to ``target_class`` (all-to-one) or to ``(y + 1) % C`` (all-to-all).
 - Blended: Chen, Liu, Li, Lu & Song, "Targeted Backdoor Attacks on Deep Learning Systems Using
   Data Poisoning", 2017 (https://arxiv.org/abs/1712.05526). The trigger is a whole-input
-  pattern (seeded uniform noise by default) mixed in with weight ``alpha``.
+  pattern (seeded uniform noise by default) mixed in with weight ``opacity``.
 
-A trigger is ``x' = (1 - alpha * mask) * x + alpha * mask * pattern`` (see
+A trigger is ``x' = (1 - opacity * mask) * x + opacity * mask * pattern`` (see
 :func:`~advlab.attacks.poisoning.base.apply_trigger`); the :class:`PoisonedDataset` carries it,
 so the victim pipeline measures the attack success rate on triggered test inputs.
 
@@ -31,6 +31,7 @@ from advlab.attacks.poisoning.base import (
 )
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
+from advlab.vocab import renamed_params
 
 MODES = ("all_to_one", "all_to_all")
 CORNERS = ("bottom_right", "bottom_left", "top_right", "top_left")
@@ -178,7 +179,8 @@ class Blended(_Backdoor):
     Args:
         budget: fraction of the training set poisoned (or a count).
         target_class / mode / source_class: as :class:`BadNets`.
-        alpha: blend weight of the pattern (0 < alpha <= 1).
+        opacity: blend weight of the pattern, the paper's ``alpha`` (0 < opacity <= 1;
+            deprecated alias ``alpha``).
         trigger_seed: seeds the uniform-noise pattern (the attacker's key).
         seed: seeds which points are poisoned.
     """
@@ -187,13 +189,14 @@ class Blended(_Backdoor):
     paper = "Chen et al. 2017, arXiv:1712.05526"
     summary = "Blended whole-image trigger backdoor (noise pattern mixed in with weight alpha)."
 
+    @renamed_params(alpha="opacity")
     def __init__(
         self,
         *,
         budget: float = 0.05,
         target_class: int = 0,
         mode: str = "all_to_one",
-        alpha: float = 0.2,
+        opacity: float = 0.2,
         trigger_seed: int = 1234,
         source_class: int | None = None,
         seed: int | None = 0,
@@ -201,14 +204,14 @@ class Blended(_Backdoor):
         self.budget = budget
         self.target_class = target_class
         self.mode = mode
-        self.alpha = alpha
+        self.opacity = opacity
         self.trigger_seed = trigger_seed
         self.source_class = source_class
         self.seed = seed
 
     def trigger(self, shape: tuple[int, ...], bounds: tuple[float, float]) -> dict[str, Any]:
-        if not 0 < float(self.alpha) <= 1:
-            raise ConfigError(f"blended: alpha must be in (0, 1], got {self.alpha!r}")
+        if not 0 < float(self.opacity) <= 1:
+            raise ConfigError(f"blended: opacity must be in (0, 1], got {self.opacity!r}")
         rng = np.random.default_rng(self.trigger_seed)
         pat = rng.uniform(bounds[0], bounds[1], size=shape).astype(np.float32)
-        return make_trigger(np.ones(shape, dtype=np.float32), pat, float(self.alpha))
+        return make_trigger(np.ones(shape, dtype=np.float32), pat, float(self.opacity))

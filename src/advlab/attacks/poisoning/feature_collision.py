@@ -32,6 +32,7 @@ from advlab.access import Access
 from advlab.attacks.poisoning.base import PoisonedDataset, PoisoningAttack
 from advlab.errors import ConfigError, InputError
 from advlab.registry import register_attack
+from advlab.vocab import renamed_params
 
 
 def feature_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -54,7 +55,8 @@ class FeatureCollision(PoisoningAttack):
         budget: fraction of the training set poisoned (or a count); bases from ``target_class``.
         beta: weight of the input-space proximity term (scaled by feature dim / input dim,
             as in the paper: ``beta * (d_feat / d_in) ** 2``).
-        steps / lr: forward-backward iterations and step size.
+        steps / step_size: forward-backward iterations and step size (deprecated alias
+            ``lr``).
         eps: optional L-inf bound around each base (``None``: unbounded).
         opacity: watermark weight of the target blended into the bases first (0: none).
         seed: seeds the choice of base inputs.
@@ -65,13 +67,14 @@ class FeatureCollision(PoisoningAttack):
     paper = "Shafahi et al. 2018, arXiv:1804.00792"
     summary = "Poison Frogs: clean-label poisons colliding with a target in feature space."
 
+    @renamed_params(lr="step_size")
     def __init__(
         self,
         *,
         budget: float = 0.01,
         beta: float = 0.25,
         steps: int = 300,
-        lr: float = 0.01,
+        step_size: float = 0.01,
         eps: float | None = None,
         opacity: float = 0.0,
         seed: int | None = 0,
@@ -79,7 +82,7 @@ class FeatureCollision(PoisoningAttack):
         self.budget = budget
         self.beta = beta
         self.steps = steps
-        self.lr = lr
+        self.step_size = step_size
         self.eps = eps
         self.opacity = opacity
         self.seed = seed
@@ -102,7 +105,7 @@ class FeatureCollision(PoisoningAttack):
         self._check_eps(self.eps, bounds)
         if not 0 <= float(self.opacity) < 1:
             raise ConfigError(f"{self.name}: opacity must be in [0, 1), got {self.opacity!r}")
-        self._positive(lr=self.lr, beta=self.beta)
+        self._positive(step_size=self.step_size, beta=self.beta)
         xt_np = np.asarray(x_target, dtype=np.float32)
         if xt_np.shape == xa.shape[1:]:
             xt_np = xt_np[None]
@@ -137,7 +140,7 @@ class FeatureCollision(PoisoningAttack):
             return ((f(z) - ft) ** 2).flatten(1).sum(1)
 
         p = b.clone()
-        lr = torch.full((k, *([1] * (b.dim() - 1))), float(self.lr), device=dev)
+        lr = torch.full((k, *([1] * (b.dim() - 1))), float(self.step_size), device=dev)
         for _ in range(int(self.steps)):
             p.requires_grad_(True)
             cur = feat_loss(p)

@@ -11,7 +11,7 @@ the poisons points the same way as the gradient of the adversarial loss on the t
     min_delta  1 - cos( grad_theta L(x_t, target_class),  grad_theta sum_i L(x_i + delta_i, y_i) )
 
 over the parameters ``theta`` of surrogate models (an ensemble, averaged), optimised with
-signed Adam (lr 0.1, step decay at 3/8, 5/8, 7/8 of the steps), ``restarts`` random restarts
+signed Adam (``step_size`` 0.1, step decay at 3/8, 5/8, 7/8 of the steps), ``restarts`` random restarts
 keeping the lowest loss, optional differentiable augmentation (the poisons are crafted through
 random shifts so they survive the victim's augmentation), optional retraining of the
 surrogates on the current poisons during crafting, and poison selection by gradient norm.
@@ -43,6 +43,7 @@ from advlab.models.arch import default_spec
 from advlab.models.train import TrainConfig
 from advlab.registry import register_attack
 from advlab.utils import resolve_device
+from advlab.vocab import renamed_params
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ class WitchesBrew(PoisoningAttack):
         eps: L-inf bound of the perturbations (inside the data bounds' width).
         steps: signed-Adam steps per restart.
         restarts: random restarts; the lowest final matching loss is kept.
-        lr: Adam learning rate in units of eps (0.1 as in the paper's code).
+        step_size: the signed-Adam step on the poison, in units of eps (0.1 as in the
+            paper's code; deprecated alias ``lr``).
         augment: differentiable augmentation while crafting (``None`` | ``"shift"`` | ...).
         ensemble: number of surrogate models (trained here when not given to :meth:`poison`).
         stagger: surrogates trained here stop at staggered epochs (``i / ensemble`` of the
@@ -99,6 +101,7 @@ class WitchesBrew(PoisoningAttack):
     paper = "Geiping et al. 2021, arXiv:2009.02276"
     summary = "Targeted clean-label poisoning by gradient matching (signed Adam, restarts)."
 
+    @renamed_params(lr="step_size")
     def __init__(
         self,
         *,
@@ -106,7 +109,7 @@ class WitchesBrew(PoisoningAttack):
         eps: float = 16 / 255,
         steps: int = 250,
         restarts: int = 8,
-        lr: float = 0.1,
+        step_size: float = 0.1,
         augment: str | None = None,
         ensemble: int = 1,
         stagger: bool = False,
@@ -122,7 +125,7 @@ class WitchesBrew(PoisoningAttack):
         self.eps = eps
         self.steps = steps
         self.restarts = restarts
-        self.lr = lr
+        self.step_size = step_size
         self.augment = augment
         self.ensemble = ensemble
         self.stagger = stagger
@@ -140,7 +143,7 @@ class WitchesBrew(PoisoningAttack):
             if not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{self.name}: {k} must be an integer >= 1, got {v!r}")
         self._non_negative_int(retrain_every=self.retrain_every)
-        self._positive(lr=self.lr)
+        self._positive(step_size=self.step_size)
         if self.selection not in ("gradient_norm", "random"):
             raise ConfigError(
                 f"{self.name}: selection must be 'gradient_norm' or 'random', got {self.selection!r}"
@@ -237,7 +240,7 @@ class WitchesBrew(PoisoningAttack):
         for r in range(self.restarts):
             # delta = eps * u with u in [-1, 1]; start uniformly in the ball
             u = (torch.rand(xp.shape, generator=gen).to(dev) * 2 - 1).requires_grad_(True)
-            opt = torch.optim.Adam([u], lr=self.lr)
+            opt = torch.optim.Adam([u], lr=self.step_size)
             sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
             ms, tg = models, tgrads
             loss_val = float("inf")

@@ -23,6 +23,7 @@ from advlab.defenses.base import Defense
 from advlab.errors import InputError
 from advlab.registry import register_defense
 from advlab.results import Result
+from advlab.vocab import renamed_params
 
 
 @dataclass
@@ -60,7 +61,7 @@ class NeuralCleanse(Defense):
 
     Args:
         steps: optimisation steps per label.
-        lr: Adam learning rate.
+        step_size: Adam step size of the trigger optimisation (deprecated alias ``lr``).
         init_cost / cost_factor / patience: the adaptive L1 weight ``lambda``.
         asr_threshold: attack success a reversed trigger must reach.
         threshold: anomaly-index threshold (2 in the paper).
@@ -74,11 +75,12 @@ class NeuralCleanse(Defense):
     paper = "Wang et al. 2019, IEEE S&P, doi:10.1109/SP.2019.00031"
     summary = "Reverse-engineer the smallest trigger per label; MAD anomaly index > 2 flags it."
 
+    @renamed_params(lr="step_size")
     def __init__(
         self,
         *,
         steps: int = 300,
-        lr: float = 0.1,
+        step_size: float = 0.1,
         init_cost: float = 1e-3,
         cost_factor: float = 1.5,
         patience: int = 10,
@@ -88,7 +90,7 @@ class NeuralCleanse(Defense):
         seed: int = 0,
     ) -> None:
         self.steps = steps
-        self.lr = lr
+        self.step_size = step_size
         self.init_cost = init_cost
         self.cost_factor = cost_factor
         self.patience = patience
@@ -111,7 +113,7 @@ class NeuralCleanse(Defense):
         dev = x.device
         m_p = (torch.randn(mask_shape, generator=gen) * 0.1).to(dev).requires_grad_(True)
         p_p = (torch.randn(shape, generator=gen) * 0.1).to(dev).requires_grad_(True)
-        opt = torch.optim.Adam([m_p, p_p], lr=self.lr, betas=(0.5, 0.9))
+        opt = torch.optim.Adam([m_p, p_p], lr=self.step_size, betas=(0.5, 0.9))
         cost = float(self.init_cost)
         best_norm, best_m, best_p = float("inf"), None, None
         hits = 0
