@@ -17,6 +17,7 @@ from rich.table import Table
 
 from advlab.errors import AdvlabError
 from advlab.utils import set_quiet
+from advlab.vocab import DEFAULT_EPS
 
 app = typer.Typer(
     name="advlab",
@@ -138,6 +139,26 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
+ATTACK_COLUMNS = (
+    "eps",
+    "clean_accuracy",
+    "robust_accuracy",
+    "success_rate",
+    "queries_per_point",
+    "gradient_calls_per_point",
+    "seconds",
+)
+"""Columns of ``advlab attack``'s table: keys of :meth:`EvasionResult.summary`."""
+
+
+DEMO_COLUMNS = ("target", "attack", "eps", "clean_accuracy", "robust_accuracy")
+"""Columns of ``advlab demo``'s table: the task's target and the result's summary keys."""
+
+
+def _cell(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 @app.command()
 def attack(
     model: Annotated[Path, typer.Argument(help="advlab model (.safetensors with .json beside)")],
@@ -145,11 +166,19 @@ def attack(
     name: Annotated[
         str, typer.Option("--attack", "-a", help="attack name (see advlab list)")
     ] = "pgd",
-    eps: Annotated[list[float] | None, typer.Option("--eps", help="repeat for a sweep")] = None,
+    eps: Annotated[
+        list[float] | None,
+        typer.Option("--eps", help="repeat for a sweep (default 8/255: advlab.vocab.DEFAULT_EPS)"),
+    ] = None,
     norm: Annotated[str, typer.Option()] = "linf",
     n: Annotated[int, typer.Option("--n", help="test points to attack")] = 500,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value")] = None,
-    max_queries: Annotated[int | None, typer.Option(help="query budget on the target")] = None,
+    query_budget: Annotated[
+        int | None, typer.Option("--query-budget", help="total query budget on the target")
+    ] = None,
+    max_queries: Annotated[
+        int | None, typer.Option("--max-queries", hidden=True, help="deprecated: --query-budget")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -161,27 +190,26 @@ def attack(
     from advlab.models import load_bundle
     from advlab.registry import get_attack
 
+    if max_queries is not None:
+        if query_budget is not None:
+            raise AdvlabError("give --query-budget, not both it and the deprecated --max-queries")
+        err.print("[yellow]warning:[/] --max-queries is deprecated, use --query-budget")
+        query_budget = max_queries
     cls = get_attack(name)
     bundle = load_bundle(model)
-    target = bundle.target(device=device, max_queries=max_queries)
+    target = bundle.target(device=device, query_budget=query_budget)
     ds = load_dataset(dataset, seed=0)
     x, y = ds.x_test[:n], ds.y_test[:n]
     params = {"norm": norm, "seed": seed, **_parse_params(param or [])}
     atk = cls(**params)
-    eps_list = eps or [0.1]
+    eps_list = eps or [DEFAULT_EPS]
     sweep = atk.sweep(target, x, y, eps=eps_list)
     t = Table(title=f"{name} on {model.name} ({len(x)} points, {norm})")
-    for c in ("eps", "clean acc", "robust acc", "queries/pt", "grad calls/pt", "seconds"):
+    for c in ATTACK_COLUMNS:
         t.add_column(c, justify="right")
     for r in sweep.results:
-        t.add_row(
-            f"{r.eps:g}",
-            f"{r.clean_accuracy:.4f}",
-            f"{r.robust_accuracy:.4f}",
-            f"{r.queries / len(x):.1f}",
-            f"{r.gradient_calls / len(x):.1f}",
-            f"{r.seconds:.2f}",
-        )
+        s = r.summary()
+        t.add_row(*(_cell(s[c]) for c in ATTACK_COLUMNS))
     out.print(t)
     if sweep.stopped_early:
         err.print(f"[yellow]stopped early: {sweep.results[-1].message}[/]")
@@ -210,22 +238,12 @@ def demo(
 
     report = run_demo(out_dir, device=device, seed=seed, quick=quick)
     view = build_view(load_results(report.parent))
-    eps_all = sorted({r.eps for r in view.rows if r.eps is not None})
-    t = Table(title="robust accuracy on digits (L-inf); clean accuracy in the last column")
-    t.add_column("target")
-    t.add_column("attack")
-    for e in eps_all:
-        t.add_column(f"eps={e:g}", justify="right")
-    t.add_column("clean", justify="right")
-    grid: dict[tuple[str, str], dict[float, float]] = {}
-    clean: dict[str, float] = {}
-    for r in view.rows:
-        if r.status == "ok" and r.eps is not None:
-            grid.setdefault((r.variant, r.attack), {})[r.eps] = r.robust
-            clean[r.variant] = r.clean
-    for (variant, attack), accs in grid.items():
-        cells = [f"{accs[e]:.3f}" if e in accs else "" for e in eps_all]
-        t.add_row(variant, attack, *cells, f"{clean.get(variant, float('nan')):.3f}")
+    t = Table(title="robust accuracy on digits (L-inf)")
+    for c in DEMO_COLUMNS:
+        t.add_column(c, justify="left" if c in ("target", "attack") else "right")
+    rows = [r for r in view.rows if r.status == "ok" and r.eps is not None]
+    for r in sorted(rows, key=lambda r: (r.variant, r.attack, r.eps)):
+        t.add_row(r.variant, r.attack, _cell(r.eps), _cell(r.clean), _cell(r.robust))
     out.print(t)
     for w in view.warnings:
         err.print(

@@ -188,6 +188,7 @@ class EvasionResult(Result):
             success_rate=round(self.success_rate, 6),
             median_norm=self.median_norm,
             queries_per_point=round(self.queries / max(self.n, 1), 3),
+            gradient_calls_per_point=round(self.gradient_calls / max(self.n, 1), 3),
         )
         return s
 

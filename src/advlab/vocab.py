@@ -177,7 +177,7 @@ def renamed_params(**old_to_new: str) -> Callable[[F], F]:
                 if old in kwargs:
                     if new in kwargs:
                         raise TypeError(f"{fn.__qualname__}: give {new!r}, not both it and {old!r}")
-                    warn_renamed(old, new, where=fn.__qualname__.split(".")[0])
+                    warn_renamed(old, new, where=_owner(fn))
                     kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
@@ -186,6 +186,14 @@ def renamed_params(**old_to_new: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return deco
+
+
+def _owner(fn: Callable[..., Any]) -> str:
+    """``Class`` for ``Class.__init__``, ``Class.method`` for a method, else the name."""
+    parts = [p for p in fn.__qualname__.split(".") if p != "<locals>"]
+    if parts[-1] == "__init__" and len(parts) > 1:
+        return parts[-2]
+    return ".".join(parts[-2:])
 
 
 def warn_renamed(old: str, new: str, *, where: str) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from advlab.errors import ConfigError
+from advlab.vocab import DEFAULT_EPS
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class DataSpec(_Strict):
 class PerturbationSpec(_Strict):
     norm: Literal["linf", "l2", "l1"] = "linf"
     eps: list[float] = Field(
-        default_factory=lambda: [0.05, 0.1, 0.2],
+        default_factory=lambda: [DEFAULT_EPS],
         min_length=1,
         description="Radii to test; numbers or fractions such as '8/255'.",
     )
