@@ -265,3 +265,11 @@ def test_renamed_params_decorator_maps_and_records():
         assert Demo(old=3).new == 3
     assert Demo.__init__.__renamed_params__ == {"old": "new"}  # type: ignore[attr-defined]
     assert list(inspect.signature(Demo.__init__).parameters) == ["self", "new"]
+
+
+def test_a_result_written_before_a_field_rename_still_loads():
+    old = {"type": "certification", "schema_version": 1, "sigma": 0.25, "alpha": 0.01}
+    res = Result.from_dict(old)
+    assert type(res).__name__ == "CertificationResult"
+    assert res.failure_probability == 0.01  # type: ignore[attr-defined]
+    assert res.summary()["failure_probability"] == 0.01
