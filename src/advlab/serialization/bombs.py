@@ -83,7 +83,12 @@ def zip_lzma_raw(mib: int) -> bytes:
 
 def zeros_entry(name: str, mib: int, method: int = 8) -> ZipEntry:
     """A member of ``mib`` MiB of zeros compressed with a zip ``method`` (8, 12 or 14)."""
-    raw = {8: deflate_zeros, 12: bzip2_zeros, 14: zip_lzma_raw}[method](mib)
+    if method == 8:
+        raw = deflate_zeros(mib)
+    elif method == 12:
+        raw = bzip2_zeros(mib)
+    else:
+        raw = zip_lzma_raw(mib)
     return ZipEntry(name, method, raw, mib * MIB, crc_zeros(mib))
 
 
