@@ -56,6 +56,7 @@ class LimitExceeded(Exception):
     """A resource limit tripped; the remaining content is not scanned."""
 
     rule = "container.limit"
+    location: str | None = None  # the member being decompressed, set by the reader
 
 
 class DecompressionBomb(LimitExceeded):

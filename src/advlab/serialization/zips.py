@@ -56,6 +56,7 @@ def internal_error(loc: str, exc: BaseException) -> Finding:
 
 def bomb_finding(loc: str, exc: LimitExceeded) -> Finding:
     """The finding for a tripped limit (a decompression bomb is HIGH, other limits MEDIUM)."""
+    loc = exc.location or loc
     if isinstance(exc, DecompressionBomb):
         return Finding(
             exc.rule, Severity.HIGH, f"decompression bomb: {exc}; not decompressed further", loc
@@ -155,7 +156,8 @@ def iter_zip(
         loc = f"{location}!{info.filename}"
         try:
             member = _member(fileobj, info, loc, budget)
-        except LimitExceeded:
+        except LimitExceeded as exc:
+            exc.location = exc.location or loc
             raise
         except Exception as exc:  # a bug on one member must not hide the next ones
             log.exception("internal error reading %s", loc)
