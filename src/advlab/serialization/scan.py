@@ -193,8 +193,13 @@ class _FileScan:
                 if keras and m.name == "config.json":
                     for fnd in m.findings:
                         self.add(fnd)
-                    for fnd in structured.check_keras_json(m.data, f"{location}!{m.name}"):
-                        self.add(fnd)
+                    loc = f"{location}!{m.name}"
+                    try:
+                        for fnd in structured.check_keras_json(m.data, loc):
+                            self.add(fnd)
+                    except Exception as exc:  # a bug here must not hide the next members
+                        log.exception("internal error scanning %s", loc)
+                        self.add(internal_error(loc, exc))
                     continue
                 self.member(m, location, depth)
 
