@@ -83,12 +83,18 @@ def run_fuzz(examples: int, src: Path) -> dict[str, object]:
          "--hypothesis-show-statistics", "-k", "not atheris", *FUZZ_SUITES],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
-    inputs = sum(int(n) for n in re.findall(r"(\d+) passing examples", out.stdout))
-    failing = sum(int(n) for n in re.findall(r"(\d+) failing examples", out.stdout))
-    summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else out.stderr[-300:]
+    per_test = {
+        name: int(passing)
+        for name, passing in re.findall(r"::(test_\w+):\n(?:.*\n)*?\s+- (\d+) passing", out.stdout)
+    }
+    inputs = sum(int(n) for n in re.findall(r"(\d+) passing", out.stdout))
+    failing = sum(int(n) for n in re.findall(r"(\d+) failing", out.stdout))
+    verdicts = [ln for ln in out.stdout.splitlines() if re.search(r"\d+ (passed|failed)", ln)]
+    summary = verdicts[-1].strip("= ") if verdicts else out.stderr[-300:]
     return {
         "examples_per_property": examples,
         "inputs": inputs,
+        "inputs_per_property": per_test,
         "failing_inputs": failing,
         "pytest": summary,
         "returncode": out.returncode,
@@ -101,7 +107,7 @@ def main() -> int:
     ap.add_argument("--mib", type=int, default=1024, help="expansion per bomb, multiple of 16")
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="sources under test")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per file")
-    ap.add_argument("--only", default="", help="comma-separated file names")
+    ap.add_argument("--only", default="", help="comma-separated file names ('none': no bombs)")
     ap.add_argument("--fuzz-examples", type=int, default=0, help="0: skip the fuzz suites")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()

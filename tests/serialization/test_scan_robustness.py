@@ -203,3 +203,11 @@ def test_time_budget_is_checked_inside_decompression(monkeypatch: pytest.MonkeyP
     report = scan_bytes(data, "m.zip", options=ScanOptions(limits=big))
     assert [(f.rule, f.location) for f in report.real_findings] == [("scan.budget", "m.zip!m.bin")]
     assert next(clock) < 20  # stopped after a few chunks, not after all 64
+
+
+def test_oversized_stored_member_is_a_limit_not_a_bomb_and_siblings_are_scanned() -> None:
+    data = _zip([("big.bin", b"\1" * (2 << 20), 0), ("x.pkl", EVIL, 0)])
+    report = scan_bytes(data, "m.zip", ScanOptions(limits=Limits(max_member_bytes=1 << 20)))
+    limits = [(f.rule, f.severity, f.location) for f in report.findings if "container" in f.rule]
+    assert limits == [("container.limit", Severity.MEDIUM, "m.zip!big.bin")]
+    assert _critical_at(report, "!x.pkl")

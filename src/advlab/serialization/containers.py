@@ -57,6 +57,13 @@ class LimitExceeded(Exception):
 
     rule = "container.limit"
     location: str | None = None  # the member being decompressed, set by the reader
+    whole_file = True  # False: only this member is abandoned, its siblings are still scanned
+
+
+class MemberTooLarge(LimitExceeded):
+    """One member above ``max_member_bytes`` (stored or not); other members are still scanned."""
+
+    whole_file = False
 
 
 class DecompressionBomb(LimitExceeded):
@@ -66,7 +73,9 @@ class DecompressionBomb(LimitExceeded):
 
 
 class MemberBomb(DecompressionBomb):
-    """One member beyond its own size or ratio limit; other members are still scanned."""
+    """One member beyond its own ratio limit; other members are still scanned."""
+
+    whole_file = False
 
 
 class TimeBudgetExceeded(LimitExceeded):
@@ -108,7 +117,7 @@ class Budget:
         self.total += n
         lim = self.limits
         if member_total > lim.max_member_bytes:
-            raise MemberBomb(f"member expands beyond {lim.max_member_bytes} bytes")
+            raise MemberTooLarge(f"member larger than {lim.max_member_bytes} bytes")
         if (
             compressed is not None
             and member_total > lim.ratio_floor_bytes
@@ -118,6 +127,8 @@ class Budget:
                 f"member expands beyond {member_total} bytes from {compressed} "
                 f"(ratio above {lim.max_ratio:g})"
             )
+        if self.total > lim.max_total_bytes:
+            raise LimitExceeded(f"file holds more than {lim.max_total_bytes} bytes in total")
         if self.total > self.total_cap:
             raise DecompressionBomb(
                 f"file expands beyond {self.total_cap} bytes in total "
@@ -305,7 +316,7 @@ def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Memb
                 if not ti.isfile():
                     continue
                 if ti.size > budget.limits.max_member_bytes:
-                    raise MemberBomb(f"tar member {ti.name!r} is {ti.size} bytes")
+                    raise MemberTooLarge(f"tar member {ti.name[:200]!r} is {ti.size} bytes")
                 stream = tf.extractfile(ti)
                 if stream is None:
                     continue

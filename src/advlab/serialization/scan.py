@@ -40,7 +40,6 @@ from advlab.serialization.containers import (
     ContainerError,
     LimitExceeded,
     Limits,
-    MemberBomb,
 )
 from advlab.serialization.findings import FileReport, Finding, ScanReport, Severity
 from advlab.serialization.formats import Kind, sniff
@@ -145,7 +144,7 @@ class _FileScan:
                 self.pickle(buf, location, open_, depth)
         except LimitExceeded as exc:
             self.add(bomb_finding(location, exc))
-            self.stopped = not isinstance(exc, MemberBomb)
+            self.stopped = exc.whole_file
         except ContainerError as exc:
             self.report.errors.append(f"{location}: {exc}")
         except Exception as exc:  # a bug on one member must not hide the next ones

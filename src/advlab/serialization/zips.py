@@ -23,7 +23,6 @@ from advlab.serialization.containers import (
     DecompressionBomb,
     LimitExceeded,
     Member,
-    MemberBomb,
     UnsupportedMethod,
     decompress_member,
 )
@@ -90,7 +89,9 @@ def _decode(method: int, raw: Any, budget: Budget, loc: str) -> tuple[bytes, lis
     """Decompress one member; per-member failures become findings, budget exhaustion raises."""
     try:
         return decompress_member(method, raw, budget), []
-    except MemberBomb as exc:
+    except LimitExceeded as exc:
+        if exc.whole_file:
+            raise
         return b"", [bomb_finding(loc, exc)]
     except UnsupportedMethod as exc:
         msg = f"cannot scan member: {exc}"
