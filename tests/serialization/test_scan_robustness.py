@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advlab.serialization import containers
+from advlab.serialization import containers, zips
 from advlab.serialization import scan as scan_mod
 from advlab.serialization.bombs import MIB, bomb_corpus, write_zip, zeros_entry
 from advlab.serialization.containers import Limits
@@ -211,3 +211,32 @@ def test_oversized_stored_member_is_a_limit_not_a_bomb_and_siblings_are_scanned(
     limits = [(f.rule, f.severity, f.location) for f in report.findings if "container" in f.rule]
     assert limits == [("container.limit", Severity.MEDIUM, "m.zip!big.bin")]
     assert _critical_at(report, "!x.pkl")
+
+
+def test_reader_bug_on_one_member_is_a_finding_and_the_walk_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = zips.decompress_member
+
+    def flaky(method: int, raw: bytes, budget: containers.Budget) -> bytes:
+        if method == zipfile.ZIP_LZMA:
+            raise RuntimeError("simulated reader bug")
+        return real(method, raw, budget)
+
+    monkeypatch.setattr(zips, "decompress_member", flaky)
+    data = _zip([("a.pkl", BENIGN, zipfile.ZIP_LZMA), ("b.pkl", EVIL, zipfile.ZIP_STORED)])
+    report = scan_bytes(data, "m.zip")
+    errors = [(f.rule, f.severity, f.location) for f in report.findings if f.severity < 4]
+    assert errors == [("scan.internal-error", Severity.HIGH, "m.zip!a.pkl")]
+    assert _critical_at(report, "!b.pkl")
+
+
+def test_7z_bomb_is_stopped_inside_extraction() -> None:
+    pytest.importorskip("py7zr")
+    from advlab.serialization.corpus import _make_7z
+
+    data = _make_7z({"a.bin": b"\0" * (8 << 20)})
+    small = Limits(ratio_floor_bytes=1 << 20)  # allowance: max(1 MiB, 200 x ~1.5 KB)
+    report = scan_bytes(data, "x.7z", ScanOptions(limits=small))
+    assert [f.rule for f in report.findings] == ["container.decompression-bomb"]
+    assert "expands beyond" in report.findings[0].message
