@@ -148,7 +148,9 @@ class _FileScan:
         except ContainerError as exc:
             self.report.errors.append(f"{location}: {exc}")
         except Exception as exc:  # a bug on one member must not hide the next ones
-            log.exception("internal error scanning %s", location)
+            log.debug(
+                "internal error scanning %s", location, exc_info=True
+            )  # the report carries it
             self.add(internal_error(location, exc))
 
     def member(self, m: containers.Member, location: str, depth: int) -> None:
@@ -197,7 +199,9 @@ class _FileScan:
                         for fnd in structured.check_keras_json(m.data, loc):
                             self.add(fnd)
                     except Exception as exc:  # a bug here must not hide the next members
-                        log.exception("internal error scanning %s", loc)
+                        log.debug(
+                            "internal error scanning %s", loc, exc_info=True
+                        )  # the report carries it
                         self.add(internal_error(loc, exc))
                     continue
                 self.member(m, location, depth)
@@ -274,7 +278,7 @@ def scan_file(path: str | os.PathLike[str], options: ScanOptions | None = None) 
     except OSError as exc:
         report.errors.append(f"{p}: {exc}")
     except Exception as exc:  # last line of defence: report, never crash the caller
-        log.exception("internal error scanning %s", p)
+        log.debug("internal error scanning %s", p, exc_info=True)  # the report carries it
         report.errors.append(f"{p}: internal error: {type(exc).__name__}: {exc}")
     return report
 
@@ -292,7 +296,7 @@ def scan_bytes(
     try:
         scan.blob(data, name, 0)
     except Exception as exc:
-        log.exception("internal error scanning %s", name)
+        log.debug("internal error scanning %s", name, exc_info=True)  # the report carries it
         report.errors.append(f"{name}: internal error: {type(exc).__name__}: {exc}")
     return report
 

@@ -48,7 +48,7 @@ def internal_error(loc: str, exc: BaseException) -> Finding:
     return Finding(
         "scan.internal-error",
         Severity.HIGH,
-        f"internal scanner error ({type(exc).__name__}: {exc}); member not analysed",
+        f"internal scanner error ({type(exc).__name__}: {str(exc)[:200]}); member not analysed",
         loc,
     )
 
@@ -161,7 +161,7 @@ def iter_zip(
             exc.location = exc.location or loc
             raise
         except Exception as exc:  # a bug on one member must not hide the next ones
-            log.exception("internal error reading %s", loc)
+            log.debug("internal error reading %s", loc, exc_info=True)  # the report carries it
             member = Member(info.filename, b"", [internal_error(loc, exc)])
         yield member
 
