@@ -13,6 +13,7 @@ import json
 import struct
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -244,3 +245,21 @@ def test_7z_bomb_is_stopped_inside_extraction() -> None:
     report = scan_bytes(data, "x.7z", ScanOptions(limits=small))
     assert [f.rule for f in report.findings] == ["container.decompression-bomb"]
     assert "expands beyond" in report.findings[0].message
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("gap", [b"\xff" * 512, b""], ids=["garbage-block", "concatenated"])
+def test_tar_member_after_a_bad_block_or_end_marker_is_scanned(gap: bytes) -> None:
+    first = _tar([("a.bin", b"x" * 10)])
+    first = first[:1024] if gap else first  # garbage: drop the end marker and insert a bad block
+    report = scan_bytes(first + gap + _tar([("p.pkl", EVIL)]), "t.tar")
+    assert _critical_at(report, "t.tar!p.pkl"), report.findings

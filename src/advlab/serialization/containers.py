@@ -305,8 +305,13 @@ def decompress_stream(kind: str, fileobj: IO[bytes], size: int, budget: Budget) 
 
 # ------------------------------------------------------------------------- tar
 def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Member]:
+    """Every member, including those after a corrupt header or an end-of-archive marker.
+
+    ``ignore_zeros`` makes ``tarfile`` skip bad blocks instead of silently stopping there, so
+    members appended after garbage or after a first archive (``tar -i`` reads them) are scanned.
+    """
     try:
-        tf = tarfile.open(fileobj=fileobj, mode="r:")
+        tf = tarfile.open(fileobj=fileobj, mode="r:", ignore_zeros=True)
     except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
         raise ContainerError(f"not a readable tar: {exc}") from exc
     with tf:
