@@ -35,7 +35,7 @@ SEEDS = [
 ]
 TIME_BOUND_S = 5.0
 FUZZ = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("ADVLAB_FUZZ_EXAMPLES", "150")),
     deadline=None,
     derandomize=True,
     database=None,
@@ -49,6 +49,7 @@ def _check(data: bytes) -> None:
     elapsed = time.monotonic() - start
     assert elapsed < TIME_BOUND_S, f"scan took {elapsed:.2f}s"
     assert not any("internal error" in e for e in report.errors), report.errors
+    assert "scan.internal-error" not in {f.rule for f in report.findings}, report.findings
     assert not CANARY.exists(), "a payload executed during scanning"
 
 

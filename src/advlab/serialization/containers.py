@@ -4,36 +4,44 @@ Scanners have been bypassed by containers that the *loader* accepts but the *sca
 library rejects: zip members with a wrong CRC or the "encrypted" flag bit set, local headers
 that disagree with the central directory, 7z packaging, nested archives (JFrog / Sonatype
 advisories against picklescan, https://github.com/mmaitre314/picklescan/security; modelscan ignores nested
-zips). The readers here therefore (a) locate members through the central directory like
-``torch``'s miniz reader but decompress the raw data themselves, never checking CRCs or flag
-bits (mismatches are reported, not fatal), and (b) enforce limits on sizes, ratios, member
-counts and nesting against decompression bombs. Nothing is ever written to disk.
+zips). The readers here (and in :mod:`advlab.serialization.zips`) therefore decompress raw
+member data themselves, never checking CRCs or flag bits (mismatches are reported, not fatal).
+
+Decompression bombs are stopped *inside* decompression: every decoder runs incrementally,
+producing at most :data:`CHUNK` bytes per step, and every step is charged to one
+:class:`Budget` per top-level file (all nesting levels together), which checks the byte limits,
+the compression ratio and the deadline. Nothing is ever written to disk.
 """
 
 from __future__ import annotations
 
 import bz2
-import io
-import logging
+import gzip
 import lzma
 import struct
 import tarfile
-import zipfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-from advlab.serialization.findings import Finding, Severity
-
-log = logging.getLogger(__name__)
+from advlab.serialization.findings import Finding
 
 CHUNK = 1 << 20
 
 
 @dataclass
 class Limits:
-    """Resource limits for one top-level file (all nested levels together)."""
+    """Resource limits for one top-level file (all nested levels together).
+
+    Decompressed output (every level, stored members included) counts against
+    ``max_total_bytes`` and against ``max_ratio`` times the size of the top-level file, with
+    ``ratio_floor_bytes`` always allowed: a 70 KB file may expand to 64 MiB in total, a 1 GiB
+    joblib file to 8 GiB. One member may not expand beyond ``max_member_bytes``, nor beyond
+    ``max_ratio`` times its compressed size once it is above ``ratio_floor_bytes``.
+    ``time_budget_s`` bounds the whole scan of the file, checked after every chunk.
+    """
 
     max_depth: int = 8
     max_member_bytes: int = 2 << 30
@@ -47,6 +55,34 @@ class Limits:
 class LimitExceeded(Exception):
     """A resource limit tripped; the remaining content is not scanned."""
 
+    rule = "container.limit"
+    location: str | None = None  # the member being decompressed, set by the reader
+    whole_file = True  # False: only this member is abandoned, its siblings are still scanned
+
+
+class MemberTooLarge(LimitExceeded):
+    """One member above ``max_member_bytes`` (stored or not); other members are still scanned."""
+
+    whole_file = False
+
+
+class DecompressionBomb(LimitExceeded):
+    """Output beyond the byte or ratio limits: the rest of the file is not decompressed."""
+
+    rule = "container.decompression-bomb"
+
+
+class MemberBomb(DecompressionBomb):
+    """One member beyond its own ratio limit; other members are still scanned."""
+
+    whole_file = False
+
+
+class TimeBudgetExceeded(LimitExceeded):
+    """The file's time budget ran out."""
+
+    rule = "scan.budget"
+
 
 class ContainerError(Exception):
     """The container is malformed beyond recovery."""
@@ -54,24 +90,52 @@ class ContainerError(Exception):
 
 @dataclass
 class Budget:
-    """Mutable accounting of decompressed bytes across one top-level scan."""
+    """Accounting of decompressed bytes, members and time across one top-level scan."""
 
     limits: Limits
+    source_bytes: int = 0
     total: int = 0
     members: int = 0
+    deadline: float = field(default=0.0)
 
-    def take(self, n: int, compressed: int | None = None) -> None:
+    def __post_init__(self) -> None:
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.limits.time_budget_s
+
+    @property
+    def total_cap(self) -> int:
+        """Decompressed bytes allowed for the whole file (see :class:`Limits`)."""
+        by_ratio = int(self.limits.max_ratio * self.source_bytes)
+        return min(self.limits.max_total_bytes, max(self.limits.ratio_floor_bytes, by_ratio))
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise TimeBudgetExceeded(f"time budget of {self.limits.time_budget_s:g} s exhausted")
+
+    def grow(self, n: int, member_total: int, compressed: int | None) -> None:
+        """Charge ``n`` new output bytes of a member that has produced ``member_total``."""
         self.total += n
-        if n > self.limits.max_member_bytes:
-            raise LimitExceeded(f"member expands beyond {self.limits.max_member_bytes} bytes")
-        if self.total > self.limits.max_total_bytes:
-            raise LimitExceeded(f"total expansion beyond {self.limits.max_total_bytes} bytes")
+        lim = self.limits
+        if member_total > lim.max_member_bytes:
+            raise MemberTooLarge(f"member larger than {lim.max_member_bytes} bytes")
         if (
             compressed is not None
-            and n > self.limits.ratio_floor_bytes
-            and n > self.limits.max_ratio * max(compressed, 1)
+            and member_total > lim.ratio_floor_bytes
+            and member_total > lim.max_ratio * max(compressed, 1)
         ):
-            raise LimitExceeded(f"compression ratio above {self.limits.max_ratio:g}")
+            raise MemberBomb(
+                f"member expands beyond {member_total} bytes from {compressed} "
+                f"(ratio above {lim.max_ratio:g})"
+            )
+        if self.total > lim.max_total_bytes:
+            raise LimitExceeded(f"file holds more than {lim.max_total_bytes} bytes in total")
+        if self.total > self.total_cap:
+            raise DecompressionBomb(
+                f"file expands beyond {self.total_cap} bytes in total "
+                f"({self.source_bytes} bytes on disk; limit max({lim.ratio_floor_bytes}, "
+                f"{lim.max_ratio:g} x size), at most {lim.max_total_bytes})"
+            )
+        self.check_time()
 
     def member(self) -> None:
         self.members += 1
@@ -86,267 +150,169 @@ class Member:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _check_growth(n: int, cap: int, compressed: int | None, limits: Limits) -> None:
-    if n > cap:
-        raise LimitExceeded(f"member expands beyond {cap} bytes")
-    if compressed and n > limits.ratio_floor_bytes and n > limits.max_ratio * compressed:
-        raise LimitExceeded(f"compression ratio above {limits.max_ratio:g}")
+class _Sink:
+    """Collects one member's output, charging every chunk to the budget."""
+
+    def __init__(self, budget: Budget, compressed: int | None) -> None:
+        self.budget = budget
+        self.compressed = compressed
+        self.parts: list[bytes] = []
+        self.n = 0
+
+    def add(self, out: bytes) -> None:
+        if out:
+            self.parts.append(out)
+            self.n += len(out)
+        self.budget.grow(len(out), self.n, self.compressed)
+
+    def value(self) -> bytes:
+        return b"".join(self.parts)
 
 
-def _read_capped(stream: IO[bytes], budget: Budget, compressed: int | None) -> bytes:
-    cap = budget.limits.max_member_bytes
-    parts: list[bytes] = []
-    n = 0
+class _Decoder(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+
+
+def _run(dec: _Decoder, raw: Any, sink: _Sink) -> bytes:
+    """Feed ``raw`` to a bz2/lzma-style decoder, CHUNK output bytes at a time."""
+    for start in range(0, len(raw), CHUNK):
+        out = dec.decompress(bytes(raw[start : start + CHUNK]), CHUNK)
+        sink.add(out)
+        while not dec.eof and not getattr(dec, "needs_input", True):
+            sink.add(dec.decompress(b"", CHUNK))
+        if dec.eof:
+            break
+    return sink.value()
+
+
+def inflate(raw: Any, sink: _Sink, wbits: int) -> bytes:
+    """zlib/deflate with bounded output per step (``unconsumed_tail`` keeps the rest)."""
+    d = zlib.decompressobj(wbits)
+    for start in range(0, len(raw), CHUNK):
+        src = bytes(raw[start : start + CHUNK])
+        while src:
+            sink.add(d.decompress(src, CHUNK))
+            src = d.unconsumed_tail
+            if d.eof:
+                break
+        if d.eof:
+            break
+    sink.add(d.flush(CHUNK))
+    return sink.value()
+
+
+def _zip_lzma_decoder(raw: Any) -> tuple[Any, int]:
+    """Decoder for a zip LZMA member (APPNOTE 5.8.8: version, props size, LZMA1 props)."""
+    if len(raw) < 4:
+        raise ContainerError("LZMA member header truncated")
+    (psize,) = struct.unpack("<H", bytes(raw[2:4]))
+    props = bytes(raw[4 : 4 + psize])
+    if len(props) != 5 or props[0] >= 9 * 5 * 5:
+        raise ContainerError("LZMA member has invalid properties")
+    d = props[0]
+    lc, lp, pb = d % 9, (d // 9) % 5, d // 45
+    (dict_size,) = struct.unpack("<I", props[1:5])
+    filt = {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": lc, "lp": lp, "pb": pb}
+    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt]), 4 + psize
+
+
+#: zip compression methods Python's ``zipfile`` reads, and names for the others.
+ZIP_METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
+ZIP_OTHER_METHODS = {
+    1: "shrink",
+    6: "implode",
+    9: "deflate64",
+    10: "PKWARE DCL implode",
+    18: "IBM TERSE",
+    19: "IBM LZ77",
+    93: "zstandard",
+    95: "xz",
+    96: "jpeg",
+    97: "wavpack",
+    98: "ppmd",
+    99: "AES encryption",
+}
+
+
+class UnsupportedMethod(ContainerError):
+    """A zip compression method that neither this scanner nor Python's zipfile reads."""
+
+
+def decompress_member(method: int, raw: Any, budget: Budget) -> bytes:
+    """Decompress one zip member's raw data (stored, deflate, bzip2 or lzma)."""
+    sink = _Sink(budget, len(raw))
+    try:
+        if method == 0:
+            sink.add(bytes(raw))
+            return sink.value()
+        if method == 8:
+            return inflate(raw, sink, -15)
+        if method == 12:
+            return _run(bz2.BZ2Decompressor(), raw, sink)
+        if method == 14:
+            dec, skip = _zip_lzma_decoder(raw)
+            return _run(dec, memoryview(bytes(raw))[skip:], sink)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
+        raise ContainerError(f"{ZIP_METHODS[method]} data corrupt: {exc}") from exc
+    name = ZIP_OTHER_METHODS.get(method, "unknown")
+    raise UnsupportedMethod(
+        f"compression method {method} ({name}) is not supported; supported: "
+        + ", ".join(f"{k} ({v})" for k, v in ZIP_METHODS.items())
+    )
+
+
+def _read_stream(stream: IO[bytes], sink: _Sink) -> bytes:
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
-            break
-        parts.append(chunk)
-        n += len(chunk)
-        _check_growth(n, cap, compressed, budget.limits)
-    budget.take(n, compressed)
-    return b"".join(parts)
+            return sink.value()
+        sink.add(chunk)
 
 
 def decompress_stream(kind: str, fileobj: IO[bytes], size: int, budget: Budget) -> bytes:
-    """Decompress a single-stream container (gzip, bzip2, xz, lzma, zlib, lz4)."""
+    """Decompress a single-file container (gzip, bzip2, xz, lzma, zlib, lz4), chunk by chunk.
+
+    The file readers used here (multi-stream aware) return at most :data:`CHUNK` bytes per read,
+    so limits and the deadline are checked every mebibyte of output.
+    """
+    sink = _Sink(budget, size)
     try:
         if kind == "gzip":
-            import gzip
-
             with gzip.GzipFile(fileobj=fileobj, mode="rb") as g:
-                return _read_capped(g, budget, size)  # type: ignore[arg-type]
+                return _read_stream(g, sink)  # type: ignore[arg-type]
         if kind == "bzip2":
             with bz2.BZ2File(fileobj, "rb") as b:
-                return _read_capped(b, budget, size)
+                return _read_stream(b, sink)
         if kind in ("xz", "lzma"):
             with lzma.LZMAFile(fileobj, "rb") as x:
-                return _read_capped(x, budget, size)
+                return _read_stream(x, sink)
         if kind == "zlib":
-            return _inflate(fileobj, budget, size, wbits=15)
+            return inflate(fileobj.read(), sink, wbits=15)
         if kind == "lz4":
             try:
                 import lz4.frame as lz4f  # type: ignore[import-not-found]
             except ImportError as exc:
                 raise ContainerError("lz4 stream but the 'lz4' package is not installed") from exc
             with lz4f.open(fileobj, "rb") as z:
-                return _read_capped(z, budget, size)
+                return _read_stream(z, sink)
     except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
         raise ContainerError(f"{kind} stream is corrupt: {exc}") from exc
     raise ContainerError(f"unknown stream kind {kind}")
 
 
-def _inflate(fileobj: IO[bytes], budget: Budget, size: int, wbits: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    cap = budget.limits.max_member_bytes
-    parts: list[bytes] = []
-    n = 0
-    while True:
-        src = fileobj.read(CHUNK)
-        if not src:
-            break
-        while src:
-            out = d.decompress(src, CHUNK)
-            parts.append(out)
-            n += len(out)
-            _check_growth(n, cap, size, budget.limits)
-            src = d.unconsumed_tail
-        if d.eof:
-            break
-    parts.append(d.flush())
-    budget.take(n, size)
-    return b"".join(parts)
-
-
-def _inflate_bytes(raw: bytes, budget: Budget) -> bytes:
-    return _inflate(io.BytesIO(raw), budget, len(raw), wbits=-15)
-
-
-# ------------------------------------------------------------------------- zip
-def _zip_payload(fileobj: IO[bytes], info: zipfile.ZipInfo) -> tuple[bytes, list[str]]:
-    """Raw (still compressed) bytes of a member, located like miniz does."""
-    notes: list[str] = []
-    if info.header_offset < 0 or info.compress_size < 0:
-        raise ContainerError(f"bad offsets for {info.filename!r}")
-    fileobj.seek(info.header_offset)
-    header = fileobj.read(30)
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise ContainerError(f"bad local header for {info.filename!r}")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    local_name = fileobj.read(name_len)
-    if local_name.decode(
-        "utf-8", "replace"
-    ) != info.filename and local_name != info.filename.encode("cp437", "replace"):
-        notes.append(f"local header name {local_name!r} differs from central directory")
-    fileobj.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = fileobj.read(info.compress_size)
-    if len(raw) < info.compress_size:
-        notes.append("member data truncated")
-    return raw, notes
-
-
-def _zip_decompress(
-    fileobj: IO[bytes], zf: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes, budget: Budget
-) -> bytes:
-    method = info.compress_type
-    if method == zipfile.ZIP_STORED:
-        budget.take(len(raw))
-        return raw
-    if method == zipfile.ZIP_DEFLATED:
-        try:
-            return _inflate_bytes(raw, budget)
-        except zlib.error as exc:
-            raise ContainerError(f"deflate data corrupt: {exc}") from exc
-    if method == zipfile.ZIP_BZIP2:
-        return decompress_stream("bzip2", io.BytesIO(raw), len(raw), budget)
-    if method == zipfile.ZIP_LZMA:
-        patched = zipfile.ZipInfo(info.filename)
-        patched.__dict__.update(info.__dict__)
-        patched.flag_bits &= ~0x1
-        with zf.open(patched) as stream:
-            stream._expected_crc = None  # type: ignore[attr-defined]
-            return _read_capped(stream, budget, len(raw))
-    raise ContainerError(f"unsupported zip compression method {method}")
-
-
-def iter_zip(
-    fileobj: IO[bytes], location: str, budget: Budget, skip: Any = None
-) -> Iterator[Member]:
-    """Yield the members of a zip archive, forgiving CRC, flag and name tricks.
-
-    ``skip(name) -> bool`` marks members that the loader never interprets (torch storages).
-    """
-    try:
-        zf = zipfile.ZipFile(fileobj)
-        infos = zf.infolist()
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        ValueError,
-        EOFError,
-        NotImplementedError,
-        struct.error,
-        KeyError,
-        IndexError,
-    ) as exc:
-        yield from _iter_zip_local_headers(fileobj, location, budget, str(exc))
-        return
-    for info in infos:
-        if not info.filename or info.filename.endswith("/"):
-            continue
-        budget.member()
-        if skip is not None and skip(info.filename):
-            continue
-        findings: list[Finding] = []
-        loc = f"{location}!{info.filename}"
-        try:
-            raw, notes = _zip_payload(fileobj, info)
-        except (ContainerError, ValueError, OSError, OverflowError) as exc:
-            findings.append(Finding("zip.unreadable-member", Severity.MEDIUM, str(exc), loc))
-            yield Member(info.filename, b"", findings)
-            continue
-        for note in notes:
-            findings.append(Finding("zip.header-mismatch", Severity.LOW, note, loc))
-        if info.flag_bits & 0x1:
-            findings.append(
-                Finding(
-                    "zip.flag-trick",
-                    Severity.LOW,
-                    "member has the 'encrypted' flag set; scanned as plaintext "
-                    "(scanners that honour the flag skip it)",
-                    loc,
-                )
-            )
-        try:
-            data = _zip_decompress(fileobj, zf, info, raw, budget)
-        except (
-            ContainerError,
-            zipfile.BadZipFile,
-            NotImplementedError,
-            lzma.LZMAError,
-            OSError,
-            EOFError,
-            ValueError,
-        ) as exc:
-            findings.append(
-                Finding(
-                    "zip.unscannable-member",
-                    Severity.MEDIUM,
-                    f"cannot decompress member: {exc}",
-                    loc,
-                )
-            )
-            yield Member(info.filename, b"", findings)
-            continue
-        if zlib.crc32(data) != info.CRC:
-            findings.append(
-                Finding(
-                    "zip.crc-mismatch",
-                    Severity.LOW,
-                    "CRC mismatch (Python's zipfile refuses this member, torch.load does not)",
-                    loc,
-                )
-            )
-        yield Member(info.filename, data, findings)
-
-
-def _iter_zip_local_headers(
-    fileobj: IO[bytes], location: str, budget: Budget, why: str
-) -> Iterator[Member]:
-    """Fallback for archives without a usable central directory: walk local headers."""
-    fileobj.seek(0)
-    data = fileobj.read(budget.limits.max_member_bytes)
-    pos = data.find(b"PK\x03\x04")
-    if pos < 0:
-        raise ContainerError(f"not a readable zip: {why}")
-    found = False
-    while 0 <= pos and pos + 30 <= len(data):
-        (flags, method, csize, name_len, extra_len) = (
-            struct.unpack("<H", data[pos + 6 : pos + 8])[0],
-            struct.unpack("<H", data[pos + 8 : pos + 10])[0],
-            struct.unpack("<I", data[pos + 18 : pos + 22])[0],
-            *struct.unpack("<HH", data[pos + 26 : pos + 30]),
-        )
-        name = data[pos + 30 : pos + 30 + name_len].decode("utf-8", "replace")
-        start = pos + 30 + name_len + extra_len
-        nxt = data.find(b"PK\x03\x04", start + 1)
-        end = start + csize if csize and not flags & 0x8 else (nxt if nxt > 0 else len(data))
-        raw = data[start:end]
-        budget.member()
-        found = True
-        loc = f"{location}!{name}"
-        findings = [
-            Finding(
-                "zip.no-central-directory",
-                Severity.LOW,
-                f"central directory unusable ({why}); member found by local header",
-                loc,
-            )
-        ]
-        try:
-            content = raw if method == 0 else _inflate_bytes(raw, budget) if method == 8 else b""
-        except zlib.error:
-            content = b""
-        if method not in (0, 8) or (method == 8 and not content):
-            findings.append(
-                Finding(
-                    "zip.unscannable-member",
-                    Severity.MEDIUM,
-                    f"cannot decompress member (method {method})",
-                    loc,
-                )
-            )
-        yield Member(name, content, findings)
-        pos = data.find(b"PK\x03\x04", max(end, start + 1))
-    if not found:
-        raise ContainerError(f"not a readable zip: {why}")
-
-
 # ------------------------------------------------------------------------- tar
 def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Member]:
+    """Every member, including those after a corrupt header or an end-of-archive marker.
+
+    ``ignore_zeros`` makes ``tarfile`` skip bad blocks instead of silently stopping there, so
+    members appended after garbage or after a first archive (``tar -i`` reads them) are scanned.
+    """
     try:
-        tf = tarfile.open(fileobj=fileobj, mode="r:")
-    except (tarfile.TarError, OSError, ValueError) as exc:
+        tf = tarfile.open(fileobj=fileobj, mode="r:", ignore_zeros=True)
+    except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
         raise ContainerError(f"not a readable tar: {exc}") from exc
     with tf:
         try:
@@ -355,13 +321,11 @@ def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Memb
                 if not ti.isfile():
                     continue
                 if ti.size > budget.limits.max_member_bytes:
-                    raise LimitExceeded(f"tar member {ti.name!r} is {ti.size} bytes")
+                    raise MemberTooLarge(f"tar member {ti.name[:200]!r} is {ti.size} bytes")
                 stream = tf.extractfile(ti)
                 if stream is None:
                     continue
-                data = stream.read()
-                budget.take(len(data))
-                yield Member(ti.name, data)
+                yield Member(ti.name, _read_stream(stream, _Sink(budget, None)))
         except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
             raise ContainerError(f"tar archive corrupt: {exc}") from exc
 
@@ -370,21 +334,36 @@ def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Memb
 def iter_7z(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Member]:
     try:
         import py7zr
-        from py7zr.io import BytesIOFactory
+        from py7zr.io import BytesIOFactory, Py7zBytesIO
     except ImportError as exc:
         raise ContainerError("7z archive but 'py7zr' is not installed") from exc
+
+    class _Charged(Py7zBytesIO):  # type: ignore[misc]
+        """An in-memory output that charges every write to the scan budget."""
+
+        def __init__(self, filename: str) -> None:
+            super().__init__(filename, budget.limits.max_member_bytes)
+            self.n = 0
+
+        def write(self, s: bytes | bytearray) -> int:
+            self.n += len(s)
+            budget.grow(len(s), self.n, None)
+            return int(super().write(s))
+
+    class _Factory(BytesIOFactory):  # type: ignore[misc]
+        def create(self, filename: str) -> Any:
+            product = _Charged(filename)
+            self.products[filename] = product
+            return product
+
     try:
         with py7zr.SevenZipFile(fileobj, mode="r") as sz:
             if sz.needs_password():
                 raise ContainerError("encrypted 7z archive: content cannot be scanned")
-            infos = [i for i in sz.list() if not i.is_directory]
-            for i in infos:
-                budget.member()
-                size = int(i.uncompressed or 0)
-                if size > budget.limits.max_member_bytes:
-                    raise LimitExceeded(f"7z member {i.filename!r} is {size} bytes")
-                budget.take(size)
-            factory = BytesIOFactory(budget.limits.max_member_bytes)
+            for i in sz.list():
+                if not i.is_directory:
+                    budget.member()
+            factory = _Factory(budget.limits.max_member_bytes)
             sz.extractall(factory=factory)
             for name, product in factory.products.items():
                 product.seek(0)
@@ -392,4 +371,7 @@ def iter_7z(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Membe
     except (LimitExceeded, ContainerError):
         raise
     except Exception as exc:  # py7zr raises many unrelated exception types
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, LimitExceeded):  # raised by _Charged.write inside py7zr
+            raise cause from None
         raise ContainerError(f"7z archive corrupt: {type(exc).__name__}: {exc}") from exc

@@ -35,11 +35,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from advlab.serialization import containers, structured
-from advlab.serialization.containers import Budget, ContainerError, LimitExceeded, Limits
+from advlab.serialization.containers import (
+    Budget,
+    ContainerError,
+    LimitExceeded,
+    Limits,
+)
 from advlab.serialization.findings import FileReport, Finding, ScanReport, Severity
 from advlab.serialization.formats import Kind, sniff
 from advlab.serialization.pickle_analysis import analyze_pickles
 from advlab.serialization.policy import Policy
+from advlab.serialization.zips import bomb_finding, internal_error, iter_zip
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +73,12 @@ def _torch_prefix(names: list[str]) -> str | None:
 class _FileScan:
     """Scans one top-level path; accumulates into a :class:`FileReport`."""
 
-    def __init__(self, report: FileReport, options: ScanOptions) -> None:
+    def __init__(self, report: FileReport, options: ScanOptions, size: int) -> None:
         self.report = report
         self.options = options
-        self.budget = Budget(options.limits)
-        self.deadline = time.monotonic() + options.limits.time_budget_s
+        self.budget = Budget(options.limits, source_bytes=size)
+        self.deadline = self.budget.deadline
+        self.stopped = False  # the file's budget is spent: one finding said so, skip the rest
 
     def add(self, finding: Finding) -> None:
         self.report.findings.append(finding)
@@ -85,7 +92,13 @@ class _FileScan:
     def blob(
         self, buf: Any, location: str, depth: int, opener: Callable[[], IO[bytes]] | None = None
     ) -> None:
-        """Scan one byte stream (top-level file or archive member)."""
+        """Scan one byte stream (top-level file or archive member).
+
+        Never raises: limits, malformed containers and internal errors become a finding or an
+        error *for this location*, so the caller carries on with the next member.
+        """
+        if self.stopped:
+            return
         if depth > self.options.limits.max_depth:
             self.add(
                 Finding(
@@ -97,21 +110,12 @@ class _FileScan:
                 )
             )
             return
-        if time.monotonic() > self.deadline:
-            self.add(
-                Finding(
-                    "scan.budget",
-                    Severity.MEDIUM,
-                    "time budget exhausted; content not scanned",
-                    location,
-                )
-            )
-            return
         open_ = opener or (lambda: io.BytesIO(buf))
         kind = sniff(bytes(buf[:4096]), len(buf))
         log.debug("%s: %s (%d bytes)", location, kind.value, len(buf))
         self.report.bytes_scanned += len(buf) if depth == 0 else 0
         try:
+            self.budget.check_time()
             if kind is Kind.ZIP:
                 self.zip(open_, location, depth)
             elif kind in (Kind.TAR,):
@@ -139,16 +143,15 @@ class _FileScan:
             elif kind is Kind.PICKLE:
                 self.pickle(buf, location, open_, depth)
         except LimitExceeded as exc:
-            self.add(
-                Finding(
-                    "container.limit",
-                    Severity.MEDIUM,
-                    f"decompression limit: {exc}; content not fully scanned",
-                    location,
-                )
-            )
+            self.add(bomb_finding(location, exc))
+            self.stopped = exc.whole_file
         except ContainerError as exc:
             self.report.errors.append(f"{location}: {exc}")
+        except Exception as exc:  # a bug on one member must not hide the next ones
+            log.debug(
+                "internal error scanning %s", location, exc_info=True
+            )  # the report carries it
+            self.add(internal_error(location, exc))
 
     def member(self, m: containers.Member, location: str, depth: int) -> None:
         for f in m.findings:
@@ -187,12 +190,19 @@ class _FileScan:
             else:
                 self.fmt("zip")
             keras = structured.is_keras_zip(names)
-            for m in containers.iter_zip(f, location, self.budget, skip):
+            for m in iter_zip(f, location, self.budget, skip):
                 if keras and m.name == "config.json":
                     for fnd in m.findings:
                         self.add(fnd)
-                    for fnd in structured.check_keras_json(m.data, f"{location}!{m.name}"):
-                        self.add(fnd)
+                    loc = f"{location}!{m.name}"
+                    try:
+                        for fnd in structured.check_keras_json(m.data, loc):
+                            self.add(fnd)
+                    except Exception as exc:  # a bug here must not hide the next members
+                        log.debug(
+                            "internal error scanning %s", loc, exc_info=True
+                        )  # the report carries it
+                        self.add(internal_error(loc, exc))
                     continue
                 self.member(m, location, depth)
 
@@ -253,12 +263,12 @@ def scan_file(path: str | os.PathLike[str], options: ScanOptions | None = None) 
     options = options or ScanOptions()
     p = Path(path)
     report = FileReport(path=str(p))
-    scan = _FileScan(report, options)
     try:
         if not p.is_file():
             report.errors.append(f"{p}: not a regular file")
             return report
         size = p.stat().st_size
+        scan = _FileScan(report, options, size)
         with open(p, "rb") as fh:
             if size == 0:
                 report.errors.append(f"{p}: empty file")
@@ -268,7 +278,7 @@ def scan_file(path: str | os.PathLike[str], options: ScanOptions | None = None) 
     except OSError as exc:
         report.errors.append(f"{p}: {exc}")
     except Exception as exc:  # last line of defence: report, never crash the caller
-        log.exception("internal error scanning %s", p)
+        log.debug("internal error scanning %s", p, exc_info=True)  # the report carries it
         report.errors.append(f"{p}: internal error: {type(exc).__name__}: {exc}")
     return report
 
@@ -279,14 +289,14 @@ def scan_bytes(
     """Scan an in-memory byte string (used by fuzzing and by :func:`load_model`)."""
     options = options or ScanOptions()
     report = FileReport(path=name)
-    scan = _FileScan(report, options)
+    scan = _FileScan(report, options, len(data))
     if not data:
         report.errors.append(f"{name}: empty input")
         return report
     try:
         scan.blob(data, name, 0)
     except Exception as exc:
-        log.exception("internal error scanning %s", name)
+        log.debug("internal error scanning %s", name, exc_info=True)  # the report carries it
         report.errors.append(f"{name}: internal error: {type(exc).__name__}: {exc}")
     return report
 

@@ -134,6 +134,24 @@ def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _short(v: Any, limit: int = 80) -> str:
+    """Integer arithmetic only (shapes may be astronomically large), clipped for messages."""
+    text = repr(v) if not isinstance(v, int) or v.bit_length() < 4000 else f"~2**{v.bit_length()}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _capped_bits(shape: list[int], bits_per: int, cap: int) -> int:
+    """Bits of a tensor, or the first partial product above ``cap`` (no runaway big ints)."""
+    if 0 in shape:
+        return 0
+    total = bits_per
+    for dim in shape:
+        total *= dim
+        if total > cap:
+            return total
+    return total
+
+
 def check_safetensors(buf: Any, location: str) -> list[Finding]:
     """Validate a safetensors header: offsets, dtypes, sizes, overlaps and coverage."""
 
@@ -157,53 +175,57 @@ def check_safetensors(buf: Any, location: str) -> list[Finding]:
     spans: list[tuple[int, int, str]] = []
     for name, info in header.items():
         if not isinstance(info, dict):
-            findings.append(bad("entry", f"tensor {name!r}: entry is not an object"))
+            findings.append(bad("entry", f"tensor {_short(name)}: entry is not an object"))
             continue
         dtype, shape, offs = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if dtype not in _ST_BITS:
-            findings.append(bad("dtype", f"tensor {name!r}: unknown dtype {dtype!r}"))
+            findings.append(bad("dtype", f"tensor {_short(name)}: unknown dtype {_short(dtype)}"))
             continue
         if not isinstance(shape, list) or not all(
             isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
         ):
-            findings.append(bad("shape", f"tensor {name!r}: invalid shape {shape!r}"))
+            findings.append(bad("shape", f"tensor {_short(name)}: invalid shape {_short(shape)}"))
             continue
         if not (
             isinstance(offs, list)
             and len(offs) == 2
             and all(isinstance(o, int) and not isinstance(o, bool) for o in offs)
         ):
-            findings.append(bad("offsets", f"tensor {name!r}: invalid data_offsets {offs!r}"))
+            findings.append(
+                bad("offsets", f"tensor {_short(name)}: invalid data_offsets {_short(offs)}")
+            )
             continue
         begin, end = offs
         if not 0 <= begin <= end <= data_len:
             findings.append(
                 bad(
                     "bounds",
-                    f"tensor {name!r}: offsets {offs} outside the {data_len}-byte buffer",
+                    f"tensor {_short(name)}: offsets {_short(offs)} outside the {data_len}-byte buffer",
                     Severity.HIGH,
                 )
             )
             continue
-        bits = math.prod(shape) * _ST_BITS[dtype]
+        cap = 8 * data_len + 8
+        bits = _capped_bits(shape, _ST_BITS[dtype], cap)
         if bits % 8 or bits // 8 != end - begin:
-            findings.append(
-                bad(
-                    "size",
-                    f"tensor {name!r}: {end - begin} bytes but {dtype}{shape} needs {bits / 8:g}",
-                )
+            need = (
+                f"more than the {data_len}-byte buffer"
+                if bits > cap
+                else (f"{bits // 8} bytes" if bits % 8 == 0 else f"{bits} bits")
             )
+            msg = f"tensor {_short(name)}: {end - begin} bytes but {dtype}{_short(shape)} needs "
+            findings.append(bad("size", msg + need))
         spans.append((begin, end, name))
     spans.sort()
     cursor = 0
     for begin, end, name in spans:
         if begin < cursor:
             findings.append(
-                bad("overlap", f"tensor {name!r} overlaps the previous tensor", Severity.HIGH)
+                bad("overlap", f"tensor {_short(name)} overlaps the previous tensor", Severity.HIGH)
             )
         elif begin > cursor:
             findings.append(
-                bad("hole", f"{begin - cursor} unindexed bytes before {name!r}", Severity.LOW)
+                bad("hole", f"{begin - cursor} unindexed bytes before {_short(name)}", Severity.LOW)
             )
         cursor = max(cursor, end)
     if cursor < data_len and not findings:
