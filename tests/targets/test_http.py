@@ -162,7 +162,7 @@ def test_client_side_budget(bundle: ModelBundle, data: tuple) -> None:
 def test_per_client_limit_is_budget_exhausted_without_retry(
     bundle: ModelBundle, data: tuple, sleeps: list[float]
 ) -> None:
-    app = create_app(bundle, max_queries=50)
+    app = create_app(bundle, query_budget=50)
     with background_server(app) as url, client(url, retries=3, backoff=0.01) as target:
         target.labels(data[0][:40])
         with pytest.raises(BudgetExhausted, match="query limit"):
