@@ -40,7 +40,8 @@ FEATURES = 64  # digits: 1 x 8 x 8
 
 
 class FaultServer:
-    """The ASGI app; ``calls`` counts requests per fault, ``seen`` keeps (fault, query)."""
+    """The ASGI app; ``calls`` counts requests per fault, ``seen`` keeps (fault, query) and
+    ``auth_seen`` the Authorization headers received."""
 
     def __init__(self, *, seed: int = 0, hang_s: float = 5.0) -> None:
         rng = np.random.default_rng(seed)
@@ -49,6 +50,7 @@ class FaultServer:
         self.calls: Counter[str] = Counter()
         self.bomb = gzip.compress(b" " * 20_000_000, compresslevel=9)
         self.seen: list[tuple[str, str]] = []
+        self.auth_seen: set[str] = set()
 
     # ------------------------------------------------------------------ answers
     def logits(self, inputs: Any) -> np.ndarray:
@@ -130,6 +132,7 @@ class FaultServer:
         self.seen.append((fault, query))
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         auth = headers.get("authorization", "")
+        self.auth_seen.add(auth)
         raw = b""
         while True:
             msg = await receive()
