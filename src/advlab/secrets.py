@@ -62,6 +62,14 @@ def register(value: str | None) -> None:
     install_log_redaction()
 
 
+def clear() -> None:
+    """Forget every registered secret (for tests; log redaction stays installed)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
 def registered() -> int:
     """How many secret forms are registered (for tests and diagnostics)."""
     return len(_secrets)

@@ -24,3 +24,12 @@ def faults() -> Iterator[tuple[str, FaultServer]]:
     app = FaultServer(hang_s=1.5)
     with background_server(app) as url:
         yield url, app
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Secrets registered by a test (short test keys) must not mask other tests' text."""
+    yield
+    from advlab import secrets
+
+    secrets.clear()

@@ -150,6 +150,8 @@ def test_redact_and_safe_url() -> None:
     assert secrets.redact("url ?access_token=qqqq-9999") == "url ?access_token=***"
     secrets.register("abc")  # too short to search for in free text
     assert secrets.redact("abcdef") == "abcdef"
+    secrets.clear()
+    assert secrets.registered() == 0 and secrets.redact("x tok-AAAA-1234") == "x tok-AAAA-1234"
 
 
 def test_log_records_of_child_loggers_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
