@@ -147,6 +147,7 @@ def test_server_validation_error_is_input_error(served: tuple, data: tuple) -> N
         with pytest.raises(InputError, match="outside the target's bounds"):
             target.labels(data[0][:3] + 2.0)  # labels() sends without a client-side check
         assert target.requests == 1  # a 4xx is never retried
+        assert target.meter.queries == 0  # refused unanswered: it costs nothing
 
 
 def test_client_side_budget(bundle: ModelBundle, data: tuple) -> None:

@@ -136,6 +136,11 @@ def test_503_forever_gives_up(faults: tuple, points: torch.Tensor, no_sleep: lis
         with pytest.raises(TargetUnavailable, match=r"HTTP 503.*3 attempt"):
             t.scores(points)
         assert t.requests == 3 and len(no_sleep) == 2
+        assert t.meter.queries == 6  # the server may have answered: the points stay counted
+    with target(faults, "echo-401") as refused:
+        with pytest.raises(AdvlabError, match="HTTP 401"):
+            refused.scores(points)
+        assert refused.meter.queries == 0 and refused.meter.batches == 0
 
 
 def _clean(app: FaultServer, x: torch.Tensor) -> torch.Tensor:

@@ -148,6 +148,7 @@ def _outputs(body: bytes) -> Any:
     encoding=encodings,
     retry_after=st.one_of(st.none(), st.text(alphabet="0123456789.-e inf", max_size=6)),
 )
+@example(status=503, body=b"\x00\nline two", encoding=None, retry_after=None)  # found by fuzzing
 @example(  # an accepted answer, gzip-encoded
     status=200,
     body=json.dumps({"outputs": [[0.5, -2, 3.25, 1e30]] * N}).encode(),

@@ -311,10 +311,11 @@ class HttpClassifier(Target):
         except httpx.DecodingError as exc:
             raise BadAnswer(
                 f"{where}: the answer body could not be decoded "
-                f"({secrets.redact(str(exc))[:120]}); check its Content-Encoding"
+                f"({http_answer.one_line(secrets.redact(str(exc)))[:120]}); "
+                "check its Content-Encoding"
             ) from None
         except httpx.TransportError as exc:
-            detail = secrets.redact(f"{type(exc).__name__}: {exc}")[:200]
+            detail = http_answer.one_line(secrets.redact(f"{type(exc).__name__}: {exc}"))[:200]
             return None, b"", None, f"connection failed ({detail})"
         if ok:
             return status, raw, None, ""
@@ -342,8 +343,10 @@ class HttpClassifier(Target):
         n = len(x)
         try:
             body = self._request("POST", self.url, {"inputs": x.detach().cpu().tolist()})
-        except (BudgetExhausted, InputError, HttpAuthError):
-            self.meter.refund(n)  # refused unanswered: the server charged nothing either
+        except TargetUnavailable:
+            raise  # no answer or a malformed one: the server may have charged the points
+        except AdvlabError:
+            self.meter.refund(n)  # refused unanswered (4xx): the server charged nothing either
             raise
         where = safe_url(self.url)
         k = self.num_classes

@@ -56,6 +56,11 @@ def excerpt(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters dropped and whitespace runs folded to one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _head(raw: bytes, size: int = 60) -> str:
     """The start of a raw body, redacted before it is cut."""
     return repr(redact(raw.decode("utf-8", "replace"))[:size])
@@ -126,12 +131,12 @@ def server_message(raw: bytes, reason: str) -> tuple[str, str | None]:
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError, UnicodeDecodeError):
-        text = redact(raw.decode("utf-8", "replace")).strip()
-        return (text or reason or "no details")[:200], None
+        text = one_line(redact(raw.decode("utf-8", "replace")))
+        return (text or one_line(reason) or "no details")[:200], None
     code = str(body["code"])[:40] if isinstance(body, dict) and "code" in body else None
     if isinstance(body, dict):
         for key in ("error", "detail", "message"):
             if key in body:
                 msg = redact(body[key]) if isinstance(body[key], str) else excerpt(body[key])
-                return msg[:300], code
+                return one_line(msg)[:300], code
     return excerpt(body, 200), code
