@@ -321,6 +321,14 @@ def test_bad_configuration() -> None:
         HttpClassifier("ftp://host/predict", input_shape=SHAPE, num_classes=10)
     with pytest.raises(ConfigError, match="retries"):
         client("http://127.0.0.1:1", retries=-1)
+    with pytest.raises(ConfigError, match="deadline"):
+        client("http://127.0.0.1:1", deadline=0)
+    with pytest.raises(ConfigError, match="finite"):
+        client("http://127.0.0.1:1", timeout=float("nan"))
+    with pytest.raises(ConfigError, match="max_response_bytes"):
+        client("http://127.0.0.1:1", max_response_bytes=0)
+    with pytest.raises(ConfigError, match="ASCII"):
+        client("http://127.0.0.1:1", headers={"X-Note": "caf\u00e9"})
 
 
 def test_missing_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

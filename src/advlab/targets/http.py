@@ -103,12 +103,8 @@ def _read_body(resp: Any, deadline: float, limit: int, *, where: str, strict: bo
     (an error message). Past the deadline: :class:`_DeadlineExceeded`.
     """
     declared = resp.headers.get("content-length", "")
-    if (
-        strict
-        and declared.isdigit()
-        and int(declared) > limit
-        and "content-encoding" not in (resp.headers)
-    ):
+    encoded = "content-encoding" in resp.headers  # the declared length is the encoded one
+    if strict and not encoded and declared.isdigit() and int(declared) > limit:
         raise BadAnswer(f"{where}: the answer is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
@@ -219,7 +215,12 @@ class HttpClassifier(Target):
             log.debug("no API key: environment variable %s is not set", api_key_env)
         secrets.register_headers(hdrs)
         # the key lives only inside the client's headers; never in attributes we print
-        self._client = httpx.Client(headers=hdrs, timeout=self.timeout, follow_redirects=False)
+        try:
+            self._client = httpx.Client(headers=hdrs, timeout=self.timeout, follow_redirects=False)
+        except (UnicodeEncodeError, TypeError):
+            raise ConfigError(
+                "headers must map ASCII strings to ASCII strings (HTTP header names and values)"
+            ) from None
         super().__init__(
             bounds=bounds,
             input_shape=input_shape,
@@ -314,7 +315,7 @@ class HttpClassifier(Target):
                 f"({http_answer.one_line(secrets.redact(str(exc)))[:120]}); "
                 "check its Content-Encoding"
             ) from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.StreamError) as exc:
             detail = http_answer.one_line(secrets.redact(f"{type(exc).__name__}: {exc}"))[:200]
             return None, b"", None, f"connection failed ({detail})"
         if ok:
