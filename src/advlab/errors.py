@@ -32,3 +32,11 @@ class UnknownNameError(AdvlabError, KeyError):
 
 class UnsafeFileError(AdvlabError):
     """A model file that would need code execution to load (e.g. a pickle)."""
+
+
+class TargetUnavailable(AdvlabError):
+    """The target gave no usable answer: unreachable, failing after retries, or malformed.
+
+    Attacks treat it like :class:`BudgetExhausted`: they stop and return the partial result,
+    marked stopped early with this message.
+    """

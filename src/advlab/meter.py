@@ -53,6 +53,13 @@ class QueryMeter:
         warn_renamed("max_queries", "query_budget", where="QueryMeter")
         self.query_budget = value
 
+    def refund(self, n: int) -> None:
+        """Give back the ``n`` points of the last forward call: the target refused it unanswered
+        (a server's 4xx), so it cost nothing there and must cost nothing here."""
+        with self._lock:
+            self.queries = max(self.queries - n, 0)
+            self.batches = max(self.batches - 1, 0)
+
     def snapshot(self) -> tuple[int, int]:
         return self.queries, self.gradient_calls
 

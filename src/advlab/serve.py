@@ -12,8 +12,11 @@ Endpoints (JSON in, JSON out):
 Status codes: 401 when an API key is configured and the request lacks it or has another
 one; 413 for a batch larger than ``max_batch`` or a body over ``max_body_bytes``; 422 for
 malformed JSON, a wrong shape, out-of-bounds or NaN/inf inputs; 429 with
-``{"code": "query_limit"}`` once a client has used its ``max_queries`` points. A client is
-its API key (when keys are configured) or else its host address.
+``{"code": "query_limit"}`` once a client has used its ``query_budget`` points (a refused
+request costs nothing). A client is its API key (when keys are configured) or else its host
+address: the peer address of the connection; ``X-Forwarded-For`` / ``Forwarded`` headers are
+trusted only from the proxies named in ``forwarded_allow_ips`` (none by default), so a client
+cannot reset its quota by rotating them.
 
 The server binds 127.0.0.1 unless ``allow_remote`` is given; models are loaded with
 :func:`advlab.models.load_bundle` (safetensors + JSON, never pickle). FastAPI and uvicorn are
@@ -39,6 +42,7 @@ import numpy as np
 import torch
 import typer
 
+from advlab import secrets
 from advlab.access import Access
 from advlab.errors import ConfigError, InputError
 from advlab.targets.base import LabelsOnly, Target
@@ -67,10 +71,10 @@ def _import_uvicorn() -> Any:
 
 
 class QueryLimiter:
-    """Per-client counts of points answered, with an optional limit per client (thread-safe)."""
+    """Per-client counts of points answered, with an optional total per client (thread-safe)."""
 
-    def __init__(self, max_queries: int | None) -> None:
-        self.max_queries = max_queries
+    def __init__(self, query_budget: int | None) -> None:
+        self.query_budget = query_budget
         self.used: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -78,7 +82,7 @@ class QueryLimiter:
         """Charge ``n`` points to ``client``; returns (allowed, used so far)."""
         with self._lock:
             used = self.used.get(client, 0)
-            if self.max_queries is not None and used + n > self.max_queries:
+            if self.query_budget is not None and used + n > self.query_budget:
                 return False, used
             self.used[client] = used + n
             return True, used + n
@@ -89,6 +93,8 @@ def _load_keys(api_key_env: str | None) -> list[bytes]:
         return []
     raw = os.environ.get(api_key_env, "")
     keys = [k.strip().encode() for k in raw.split(",") if k.strip()]
+    for k in keys:
+        secrets.register(k.decode())
     if not keys:
         raise ConfigError(
             f"api_key_env={api_key_env!r} but the environment variable is empty or unset; "
@@ -107,26 +113,28 @@ def create_app(
     bundle_or_target: Any,
     *,
     labels_only: bool = False,
-    max_queries: int | None = None,
+    query_budget: int | None = None,
     api_key_env: str | None = None,
     output: str = "probs",
     max_batch: int = 1024,
     max_body_bytes: int = 32 * 1024 * 1024,
     delay: float = 0.0,
     device: str = "auto",
+    max_queries: int | None = None,
 ) -> Any:
     """A FastAPI app answering predictions of a model.
 
     Args:
         bundle_or_target: an advlab ``ModelBundle`` or any :class:`~advlab.targets.Target`.
         labels_only: answer labels only (a decision-based black box).
-        max_queries: points each client may query in total (``None``: unlimited).
+        query_budget: points each client may query in total (``None``: unlimited).
         api_key_env: environment variable holding the accepted API key(s), comma-separated;
             ``None``: no authentication.
         output: ``"probs"`` (softmax) or ``"logits"`` in ``outputs``.
         max_batch / max_body_bytes: request size limits.
         delay: artificial latency per prediction in seconds (to exercise clients' timeouts).
         device: where a bundle's model runs.
+        max_queries: deprecated name of ``query_budget``.
 
     ``app.state.limiter`` holds the per-client counts and ``app.state.requests`` the number
     of ``/predict`` requests received.
@@ -138,15 +146,16 @@ def create_app(
 
     if output not in ("probs", "logits"):
         raise ConfigError(f"output must be 'probs' or 'logits', got {output!r}")
-    if max_queries is not None and max_queries < 1:
-        raise ConfigError(f"max_queries must be >= 1 or None, got {max_queries}")
+    query_budget = _budget_alias(query_budget, max_queries)
+    if query_budget is not None and query_budget < 1:
+        raise ConfigError(f"query_budget must be >= 1 or None, got {query_budget}")
     if max_batch < 1 or max_body_bytes < 1 or delay < 0:
         raise ConfigError("max_batch and max_body_bytes must be >= 1 and delay >= 0")
     target, class_names = _as_target(bundle_or_target, device)
     if labels_only:
         target = LabelsOnly(target)
     keys = _load_keys(api_key_env)
-    limiter = QueryLimiter(max_queries)
+    limiter = QueryLimiter(query_budget)
     model_lock = threading.Lock()
 
     app = fastapi.FastAPI(title="advlab prediction server", docs_url=None, redoc_url=None)
@@ -161,7 +170,8 @@ def create_app(
         "bounds": list(target.bounds),
         "access": "labels" if target.access <= Access.LABELS else "scores",
         "output": "labels" if labels_only else output,
-        "max_queries": max_queries,
+        "query_budget": query_budget,
+        "max_queries": query_budget,  # deprecated name, kept for older clients
         "max_batch": max_batch,
         "auth": bool(keys),
     }
@@ -253,18 +263,58 @@ def create_app(
             log.info("client %s over its query limit (%d used)", client, used)
             return error(
                 429,
-                f"query limit reached: {used} of {max_queries} points used, this request needs {n}",
+                f"query limit reached: {used} of {query_budget} points used, this request needs "
+                f"{n}",
                 "query_limit",
             )
         if delay:
             await asyncio.sleep(delay)
         result = await run_in_threadpool(run_model, x)
         headers = {"X-Queries-Used": str(used)}
-        if max_queries is not None:
-            headers["X-Queries-Remaining"] = str(max_queries - used)
+        if query_budget is not None:
+            headers["X-Queries-Remaining"] = str(query_budget - used)
         return JSONResponse(result, headers=headers)
 
     return app
+
+
+def _budget_alias(query_budget: int | None, max_queries: int | None) -> int | None:
+    """``query_budget``, or the deprecated ``max_queries`` (with a warning); not both."""
+    if max_queries is None:
+        return query_budget
+    if query_budget is not None and query_budget != max_queries:
+        raise ConfigError(
+            f"give the total budget once: query_budget={query_budget} but the deprecated "
+            f"max_queries={max_queries}"
+        )
+    log.warning(
+        "max_queries (--max-queries) is deprecated for the server's total budget; "
+        "use query_budget (--query-budget)"
+    )
+    return max_queries
+
+
+def forwarded_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn options: trust ``X-Forwarded-For`` only from the listed proxies (none by default).
+
+    ``forwarded_allow_ips`` is a comma-separated list of addresses or networks, or ``*``.
+    Without it the client is the connection's peer address, whatever headers it sends.
+    """
+    if not forwarded_allow_ips:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    items = [i.strip() for i in forwarded_allow_ips.split(",") if i.strip()]
+    for item in items:
+        if item == "*":
+            log.warning("trusting X-Forwarded-For from any address: clients can pick their name")
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"forwarded_allow_ips: {item!r} is not an IP address or network; expected a "
+                "comma-separated list such as '127.0.0.1,10.0.0.0/8'"
+            ) from None
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(items)}
 
 
 def _as_target(obj: Any, device: str) -> tuple[Target, list[str] | None]:
@@ -297,15 +347,21 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     labels_only: bool = False,
-    max_queries: int | None = None,
+    query_budget: int | None = None,
     api_key_env: str | None = None,
     output: str = "probs",
     max_batch: int = 1024,
     device: str = "auto",
     allow_remote: bool = False,
     log_level: str = "info",
+    forwarded_allow_ips: str | None = None,
+    max_queries: int | None = None,
 ) -> None:
-    """Load a saved advlab model (never pickle) and serve it with uvicorn until interrupted."""
+    """Load a saved advlab model (never pickle) and serve it with uvicorn until interrupted.
+
+    ``forwarded_allow_ips``: proxies whose ``X-Forwarded-For`` is trusted (none by default);
+    ``max_queries`` is the deprecated name of ``query_budget``.
+    """
     if not is_loopback(host) and not allow_remote:
         raise ConfigError(
             f"refusing to listen on {host!r}: the server binds loopback (127.0.0.1) only; pass "
@@ -313,6 +369,8 @@ def serve(
         )
     if not 0 <= port <= 65535:
         raise ConfigError(f"port must be in 0..65535, got {port}")
+    query_budget = _budget_alias(query_budget, max_queries)
+    proxy = forwarded_options(forwarded_allow_ips)
     from advlab.models.io import load_bundle
     from advlab.utils import resolve_device
 
@@ -321,7 +379,7 @@ def serve(
     app = create_app(
         bundle,
         labels_only=labels_only,
-        max_queries=max_queries,
+        query_budget=query_budget,
         api_key_env=api_key_env,
         output=output,
         max_batch=max_batch,
@@ -331,23 +389,23 @@ def serve(
         log.warning("serving on %s without an API key: anyone on the network can query it", host)
     uvicorn = _import_uvicorn()
     log.info(
-        "serving %s on http://%s:%d (labels_only=%s, max_queries=%s, auth=%s)",
+        "serving %s on http://%s:%d (labels_only=%s, query_budget=%s, auth=%s)",
         model_path,
         host,
         port,
         labels_only,
-        max_queries,
+        query_budget,
         bool(api_key_env),
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **proxy)
 
 
 def serve_cli(
     model: Annotated[Path, typer.Argument(help="advlab model file (.safetensors + .json)")],
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     labels_only: Annotated[bool, typer.Option(help="answer labels only")] = False,
-    max_queries: Annotated[
-        int | None, typer.Option(help="points each client may query in total")
+    query_budget: Annotated[
+        int | None, typer.Option(help="points each client may query in total", min=1)
     ] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
     host: Annotated[str, typer.Option(help="address to bind (loopback only by default)")] = (
@@ -360,6 +418,16 @@ def serve_cli(
         str | None, typer.Option(help="environment variable holding the accepted API key(s)")
     ] = None,
     output: Annotated[str, typer.Option(help="probs | logits")] = "probs",
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="proxies (comma-separated addresses or networks) whose X-Forwarded-For is "
+            "trusted; none by default"
+        ),
+    ] = None,
+    max_queries: Annotated[
+        int | None, typer.Option(hidden=True, help="deprecated: use --query-budget", min=1)
+    ] = None,
 ) -> None:
     """Serve a saved model as a JSON prediction API on 127.0.0.1."""
     serve(
@@ -367,7 +435,9 @@ def serve_cli(
         host=host,
         port=port,
         labels_only=labels_only,
+        query_budget=query_budget,
         max_queries=max_queries,
+        forwarded_allow_ips=forwarded_allow_ips,
         api_key_env=api_key_env,
         output=output,
         device=device,
@@ -376,18 +446,25 @@ def serve_cli(
 
 
 @contextmanager
-def background_server(app: Any, *, port: int = 0, timeout: float = 10.0) -> Iterator[str]:
+def background_server(
+    app: Any, *, port: int = 0, timeout: float = 10.0, forwarded_allow_ips: str | None = None
+) -> Iterator[str]:
     """Run ``app`` with uvicorn in a daemon thread on 127.0.0.1; yields its base URL.
 
     ``port=0`` picks a free port. The server is stopped (and the thread joined) on exit.
-    For tests and notebooks.
+    Forwarded headers are trusted as in :func:`serve`. For tests and notebooks.
     """
     uvicorn = _import_uvicorn()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+        **forwarded_options(forwarded_allow_ips),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="advlab-serve", daemon=True

@@ -147,6 +147,7 @@ def test_server_validation_error_is_input_error(served: tuple, data: tuple) -> N
         with pytest.raises(InputError, match="outside the target's bounds"):
             target.labels(data[0][:3] + 2.0)  # labels() sends without a client-side check
         assert target.requests == 1  # a 4xx is never retried
+        assert target.meter.queries == 0  # refused unanswered: it costs nothing
 
 
 def test_client_side_budget(bundle: ModelBundle, data: tuple) -> None:
@@ -162,7 +163,7 @@ def test_client_side_budget(bundle: ModelBundle, data: tuple) -> None:
 def test_per_client_limit_is_budget_exhausted_without_retry(
     bundle: ModelBundle, data: tuple, sleeps: list[float]
 ) -> None:
-    app = create_app(bundle, max_queries=50)
+    app = create_app(bundle, query_budget=50)
     with background_server(app) as url, client(url, retries=3, backoff=0.01) as target:
         target.labels(data[0][:40])
         with pytest.raises(BudgetExhausted, match="query limit"):
@@ -320,6 +321,14 @@ def test_bad_configuration() -> None:
         HttpClassifier("ftp://host/predict", input_shape=SHAPE, num_classes=10)
     with pytest.raises(ConfigError, match="retries"):
         client("http://127.0.0.1:1", retries=-1)
+    with pytest.raises(ConfigError, match="deadline"):
+        client("http://127.0.0.1:1", deadline=0)
+    with pytest.raises(ConfigError, match="finite"):
+        client("http://127.0.0.1:1", timeout=float("nan"))
+    with pytest.raises(ConfigError, match="max_response_bytes"):
+        client("http://127.0.0.1:1", max_response_bytes=0)
+    with pytest.raises(ConfigError, match="ASCII"):
+        client("http://127.0.0.1:1", headers={"X-Note": "caf\u00e9"})
 
 
 def test_missing_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,7 @@ def _local_probs(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
 
 
 def test_health_and_info(bundle: ModelBundle) -> None:
-    client = TestClient(create_app(bundle, max_queries=100))
+    client = TestClient(create_app(bundle, query_budget=100))
     assert client.get("/health").json() == {"status": "ok"}
     info = client.get("/info").json()
     assert info["input_shape"] == [1, 8, 8]
@@ -47,7 +47,7 @@ def test_health_and_info(bundle: ModelBundle) -> None:
     assert info["bounds"] == [0.0, 1.0]
     assert info["access"] == "scores"
     assert info["output"] == "probs"
-    assert info["max_queries"] == 100
+    assert info["query_budget"] == 100 and info["max_queries"] == 100
     assert info["class_names"] == bundle.meta["class_names"]
 
 
@@ -99,7 +99,7 @@ def test_labels_only(bundle: ModelBundle, data: tuple) -> None:
     ],
 )
 def test_bad_inputs_are_422(bundle: ModelBundle, payload: dict, fragment: str) -> None:
-    app = create_app(bundle, max_queries=5)
+    app = create_app(bundle, query_budget=5)
     client = TestClient(app)
     # NaN is not strict JSON; Python's encoder writes it as the NaN token, which we accept
     resp = client.post(
@@ -129,7 +129,7 @@ def test_size_limits(bundle: ModelBundle, data: tuple) -> None:
 def test_per_client_query_limit(bundle: ModelBundle, data: tuple, monkeypatch) -> None:
     x, _ = data
     monkeypatch.setenv("TEST_SERVE_KEYS", "alpha-key,beta-key")
-    app = create_app(bundle, max_queries=25, api_key_env="TEST_SERVE_KEYS")
+    app = create_app(bundle, query_budget=25, api_key_env="TEST_SERVE_KEYS")
     client = TestClient(app)
     alpha = {"Authorization": "Bearer alpha-key"}
     beta = {"Authorization": "Bearer beta-key"}
@@ -190,8 +190,10 @@ def test_create_app_rejects_bad_arguments(bundle: ModelBundle) -> None:
         create_app(object())
     with pytest.raises(ConfigError, match="output"):
         create_app(bundle, output="scores")
-    with pytest.raises(ConfigError, match="max_queries"):
-        create_app(bundle, max_queries=0)
+    with pytest.raises(ConfigError, match="query_budget"):
+        create_app(bundle, query_budget=0)
+    with pytest.raises(ConfigError, match="once"):
+        create_app(bundle, query_budget=5, max_queries=6)
 
 
 def test_loopback_detection() -> None:
@@ -214,17 +216,29 @@ def test_serve_refuses_remote_hosts(saved_model: Path, monkeypatch) -> None:
         serve(saved_model, host="0.0.0.0")
 
 
-def test_serve_loads_safely_and_binds_loopback(saved_model: Path, monkeypatch) -> None:
+def test_serve_loads_safely_and_binds_loopback(
+    saved_model: Path, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
     import uvicorn
 
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
-    serve_cli(saved_model, port=8123, labels_only=True, max_queries=7, device="cpu")
+    serve_cli(saved_model, port=8123, labels_only=True, query_budget=7, device="cpu")
     assert len(calls) == 1
     call = calls[0]
     assert call["host"] == "127.0.0.1" and call["port"] == 8123
+    # forwarded headers are not trusted unless proxies are named
+    assert call["proxy_headers"] is False
     info = TestClient(call["app"]).get("/info").json()
-    assert info["access"] == "labels" and info["max_queries"] == 7
+    assert info["access"] == "labels" and info["query_budget"] == 7
+    assert "deprecated" not in caplog.text
+    # the deprecated --max-queries still works, and says so
+    serve_cli(saved_model, port=8123, max_queries=9, device="cpu", forwarded_allow_ips="10.0.0.1")
+    assert TestClient(calls[-1]["app"]).get("/info").json()["query_budget"] == 9
+    assert "deprecated" in caplog.text and "--query-budget" in caplog.text
+    assert calls[-1]["proxy_headers"] is True and calls[-1]["forwarded_allow_ips"] == "10.0.0.1"
+    with pytest.raises(ConfigError, match="forwarded_allow_ips"):
+        serve(saved_model, forwarded_allow_ips="not-an-address", device="cpu")
     # an explicit opt-in allows other addresses
     serve(saved_model, host="0.0.0.0", allow_remote=True, device="cpu")
     assert calls[-1]["host"] == "0.0.0.0"

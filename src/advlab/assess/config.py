@@ -379,8 +379,15 @@ class AssessmentConfig(_Strict):
         return [str(t.name) for t in self.targets]
 
     def resolved(self) -> dict[str, Any]:
-        """The config with defaults filled in, as JSON-able data."""
-        return self.model_dump(mode="json")
+        """The config with defaults filled in, as JSON-able data for the run's record;
+        credentials in HTTP target URLs are masked (see :func:`advlab.secrets.safe_url`)."""
+        from advlab.secrets import safe_url
+
+        data = self.model_dump(mode="json")
+        for target in data.get("targets", []):
+            if target.get("kind") == "http":
+                target["url"] = safe_url(target["url"])
+        return data
 
 
 # ---------------------------------------------------------------------------- loading

@@ -2,55 +2,77 @@
 
 Protocol: ``POST {url}`` with ``{"inputs": [...nested lists, one per point...]}``; the server
 answers ``{"outputs": [[...scores...], ...]}`` (probabilities or logits) and/or
-``{"labels": [...]}``.
+``{"labels": [...]}``. Answers are decoded strictly (:mod:`advlab.targets.http_answer`):
+NaN, null, strings, ragged rows or a body that cannot be decoded raise
+:class:`~advlab.targets.http_answer.BadAnswer`, never a wrong number.
 
-Transport policy, bounded in count and time:
+Transport policy, bounded in count, time and size:
 
-* every request has a ``timeout`` (seconds);
+* every attempt has a total ``deadline`` (seconds; default ``timeout``), checked while the
+  body arrives, besides httpx's ``timeout`` per network operation: a server that drips its
+  answer is cut off; an answer over ``max_response_bytes`` (after decompression) is refused;
 * 5xx answers, connection errors and timeouts are retried ``retries`` times with exponential
   backoff (``backoff * 2**k`` seconds, capped at ``max_backoff``);
 * 429 (rate limited) is retried too, honouring ``Retry-After`` (capped at ``max_backoff``),
   except when the server says the client's query quota is spent
   (``{"code": "query_limit"}``): that raises :class:`~advlab.errors.BudgetExhausted`, so an
   attack stops early and reports it;
-* 401/403 are never retried (:class:`HttpAuthError`); other 4xx raise at once.
+* 401/403 are never retried (:class:`HttpAuthError`); other 4xx raise at once. A refused
+  request (4xx) is given back to the query meter: it cost nothing on the server either.
 
-The API key is read from an environment variable (``ADVLAB_API_KEY`` by default) and sent
-as ``Authorization: Bearer ...``; it never appears in ``repr``, :meth:`describe`, logs or
-exception messages.
+After the last retry :class:`~advlab.errors.TargetUnavailable` is raised; evasion attacks
+catch it and return their partial result, marked stopped early.
+
+Secrets: the API key (read from an environment variable, ``ADVLAB_API_KEY`` by default,
+sent as ``Authorization: Bearer ...``), sensitive headers and sensitive URL query values are
+registered with :mod:`advlab.secrets`; they never appear in ``repr``, :meth:`describe`, log
+records (advlab's, httpx's or httpcore's) or exception messages, even when a server echoes
+them back.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import numpy as np
 import torch
 
+from advlab import secrets
 from advlab.access import Access
-from advlab.errors import AccessError, AdvlabError, BudgetExhausted, ConfigError, InputError
+from advlab.errors import (
+    AccessError,
+    AdvlabError,
+    BudgetExhausted,
+    ConfigError,
+    InputError,
+    TargetUnavailable,
+)
+from advlab.secrets import safe_url
+from advlab.targets import http_answer
 from advlab.targets.base import BoundsLike, OutputKind, Target
+from advlab.targets.http_answer import BadAnswer
 from advlab.utils import resolve_device
 from advlab.vocab import renamed_params
+
+__all__ = ["BadAnswer", "HttpAuthError", "HttpClassifier", "TargetUnavailable", "safe_url"]
 
 log = logging.getLogger(__name__)
 
 _INSTALL_HINT = "httpx is not installed; install it with: pip install 'advlab[http]'"
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_ERROR_BODY_BYTES = 64 * 1024  # an error answer is read this far: enough for its message
 
 
 class HttpAuthError(AccessError):
     """The endpoint refused the credentials (HTTP 401/403); never retried."""
 
 
-class TargetUnavailable(AdvlabError):
-    """The endpoint could not be reached or kept failing after all retries."""
+class _DeadlineExceeded(Exception):
+    """Internal: the attempt's total deadline passed while the answer was arriving."""
 
 
 def _import_httpx() -> Any:
@@ -59,18 +81,6 @@ def _import_httpx() -> Any:
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
     return httpx
-
-
-def safe_url(url: str) -> str:
-    """``url`` without credentials: userinfo and query values are replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        query = "&".join(f"{kv.split('=', 1)[0]}=***" for kv in query.split("&"))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _sleep(seconds: float) -> None:  # a seam for tests
@@ -87,6 +97,30 @@ def _retry_after(value: str | None) -> float | None:
     return s if math.isfinite(s) and s >= 0 else None
 
 
+def _read_body(resp: Any, deadline: float, limit: int, *, where: str, strict: bool) -> bytes:
+    """The (decoded) body, within ``deadline`` and ``limit`` bytes.
+
+    Over the limit: :class:`BadAnswer` when ``strict`` (a prediction), else the body is cut
+    (an error message). Past the deadline: :class:`_DeadlineExceeded`.
+    """
+    declared = resp.headers.get("content-length", "")
+    encoded = "content-encoding" in resp.headers  # the declared length is the encoded one
+    if strict and not encoded and declared.isdigit() and int(declared) > limit:
+        raise BadAnswer(f"{where}: the answer is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_bytes():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            if strict:
+                raise BadAnswer(f"{where}: the answer is over {limit} bytes (max_response_bytes)")
+            break
+        if time.monotonic() > deadline:
+            raise _DeadlineExceeded
+    return b"".join(chunks)
+
+
 class HttpClassifier(Target):
     """A classifier behind an HTTP JSON endpoint (black-box).
 
@@ -97,10 +131,15 @@ class HttpClassifier(Target):
         returns: what the server's answer is used as: ``"probs"`` or ``"logits"`` (scores
             access, from ``outputs``) or ``"labels"`` (label access).
         api_key_env: environment variable holding the API key (``None``: never send one).
-        timeout: seconds per request; retries: extra attempts after the first;
+        timeout: seconds per network operation (connect, send, each read);
+        deadline: total seconds per attempt, answer included (default: ``timeout``); checked
+            as the body arrives, so an attempt ends at most one read ``timeout`` after it;
+        retries: extra attempts after the first;
         backoff / max_backoff: exponential backoff base and cap, in seconds.
-        headers: extra HTTP headers.
-        device: where returned tensors live; query_budget: optional total budget (points; deprecated alias ``max_queries``);
+        headers: extra HTTP headers (values of credential-like headers are kept secret).
+        max_response_bytes: the largest answer accepted (after decompression).
+        device: where returned tensors live; query_budget: optional total budget (points;
+            deprecated alias ``max_queries``);
         batch_size: points per request.
 
     Use :meth:`from_server` to read the shape, classes, bounds and access from an
@@ -119,21 +158,36 @@ class HttpClassifier(Target):
         returns: str = "probs",
         api_key_env: str | None = "ADVLAB_API_KEY",
         timeout: float = 10.0,
+        deadline: float | None = None,
         retries: int = 3,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         headers: dict[str, str] | None = None,
+        max_response_bytes: int = 64 * 1024 * 1024,
         device: str | torch.device = "cpu",
         query_budget: int | None = None,
         batch_size: int = 256,
     ) -> None:
         httpx = _import_httpx()
+        secrets.register_url(url)  # first: every message below may name the URL
         if returns not in ("probs", "logits", "labels"):
             raise ConfigError(f"returns must be 'probs', 'logits' or 'labels', got {returns!r}")
         if not isinstance(retries, int) or retries < 0:
             raise ConfigError(f"retries must be an integer >= 0, got {retries!r}")
-        if timeout <= 0 or backoff < 0 or max_backoff < 0:
-            raise ConfigError("timeout must be > 0 and backoff, max_backoff >= 0")
+        limits = (timeout, backoff, max_backoff, timeout if deadline is None else deadline)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in limits):
+            raise ConfigError("timeout, deadline, backoff and max_backoff must be finite numbers")
+        if (
+            timeout <= 0
+            or backoff < 0
+            or max_backoff < 0
+            or (deadline is not None and deadline <= 0)
+        ):
+            raise ConfigError("timeout and deadline must be > 0 and backoff, max_backoff >= 0")
+        if not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ConfigError(
+                f"max_response_bytes must be an integer >= 1, got {max_response_bytes!r}"
+            )
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"url must be an http(s) URL with a host, got {safe_url(url)!r}")
@@ -143,9 +197,11 @@ class HttpClassifier(Target):
         out: OutputKind = "logits" if returns == "logits" else "probs"
         self.output = out
         self.timeout = float(timeout)
+        self.deadline = float(timeout if deadline is None else deadline)
         self.retries = retries
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.max_response_bytes = max_response_bytes
         self.api_key_env = api_key_env
         self.requests = 0
         self.retries_used = 0
@@ -154,13 +210,20 @@ class HttpClassifier(Target):
         key = os.environ.get(api_key_env) if api_key_env else None
         self._has_key = bool(key)
         if key:
+            secrets.register(key)
             hdrs["Authorization"] = f"Bearer {key}"
             if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
                 log.warning("sending an API key over plain http to %s; use https", parts.hostname)
         elif api_key_env:
             log.debug("no API key: environment variable %s is not set", api_key_env)
+        secrets.register_headers(hdrs)
         # the key lives only inside the client's headers; never in attributes we print
-        self._client = httpx.Client(headers=hdrs, timeout=self.timeout, follow_redirects=False)
+        try:
+            self._client = httpx.Client(headers=hdrs, timeout=self.timeout, follow_redirects=False)
+        except (UnicodeEncodeError, TypeError):
+            raise ConfigError(
+                "headers must map ASCII strings to ASCII strings (HTTP header names and values)"
+            ) from None
         super().__init__(
             bounds=bounds,
             input_shape=input_shape,
@@ -188,67 +251,37 @@ class HttpClassifier(Target):
             info = probe._request("GET", base + "/info", None)
         finally:
             probe.close()
-        opts: dict[str, Any] = {
-            "input_shape": tuple(info["input_shape"]),
-            "num_classes": int(info["num_classes"]),
-            "bounds": tuple(info.get("bounds", (0.0, 1.0))),
-            "returns": "labels" if info.get("access") == "labels" else info.get("output", "probs"),
-        }
-        if info.get("max_batch"):
-            opts["batch_size"] = min(int(kwargs.get("batch_size", 256)), int(info["max_batch"]))
+        try:
+            opts: dict[str, Any] = {
+                "input_shape": tuple(int(d) for d in info["input_shape"]),
+                "num_classes": int(info["num_classes"]),
+                "bounds": tuple(float(b) for b in info.get("bounds", (0.0, 1.0))),
+                "returns": "labels"
+                if info.get("access") == "labels"
+                else str(info.get("output", "probs")),
+            }
+            if info.get("max_batch"):
+                batch = min(int(kwargs.get("batch_size", 256)), int(info["max_batch"]))
+                opts["batch_size"] = batch
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise BadAnswer(
+                f"{safe_url(base)}/info is not an advlab server description "
+                f"(got {http_answer.excerpt(info)}); pass input_shape and num_classes yourself"
+            ) from None
         opts.update(kwargs)
         return cls(base + "/predict", **opts)
 
     # ------------------------------------------------------------------ transport
     def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> dict[str, Any]:
-        """One logical request with bounded retries; returns the decoded JSON body."""
-        httpx = _import_httpx()
+        """One logical request with bounded retries; returns the decoded JSON object."""
         where = safe_url(url)
         attempts = self.retries + 1
         last = ""
         for attempt in range(1, attempts + 1):
-            delay: float | None = None
             self.requests += 1
-            try:
-                resp = self._client.request(method, url, json=payload)
-            except httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                last = f"connection failed ({type(exc).__name__}: {exc})"
-            else:
-                status = resp.status_code
-                if status < 300:
-                    try:
-                        body = resp.json()
-                    except (ValueError, json.JSONDecodeError) as exc:
-                        raise TargetUnavailable(f"{where}: the answer is not JSON") from exc
-                    if not isinstance(body, dict):
-                        raise TargetUnavailable(
-                            f"{where}: expected a JSON object, got {body!r:.80}"
-                        )
-                    return body
-                message = _error_message(resp)
-                if status in (401, 403):
-                    raise HttpAuthError(
-                        f"{where} refused the request with HTTP {status} ({message}); check the "
-                        f"API key in ${self.api_key_env or '(no api_key_env set)'}"
-                        + ("" if self._has_key else " (it is not set)")
-                    )
-                if status == 429:
-                    if _error_code(resp) == "query_limit":
-                        raise BudgetExhausted(
-                            f"{where}: the server's query limit is spent ({message})"
-                        )
-                    last = f"HTTP 429 rate limited ({message})"
-                    delay = _retry_after(resp.headers.get("Retry-After"))
-                elif status >= 500:
-                    last = f"HTTP {status} ({message})"
-                elif status == 413:
-                    raise InputError(f"{where}: request too large ({message}); lower batch_size")
-                elif status == 422:
-                    raise InputError(f"{where} rejected the inputs: {message}")
-                else:
-                    raise AdvlabError(f"{where} answered HTTP {status} ({message})")
+            status, raw, delay, last = self._attempt(method, url, payload, where)
+            if status is not None and status < 300:
+                return http_answer.decode_json(raw, where)
             if attempt == attempts:
                 break
             if delay is None:
@@ -259,34 +292,89 @@ class HttpClassifier(Target):
             _sleep(delay)
         raise TargetUnavailable(f"{where}: {last} (gave up after {attempts} attempt(s))")
 
+    def _attempt(
+        self, method: str, url: str, payload: dict[str, Any] | None, where: str
+    ) -> tuple[int | None, bytes, float | None, str]:
+        """One HTTP attempt: (status or None, body, retry delay, what went wrong).
+
+        Raises at once for answers that retrying cannot fix (4xx, undecodable bodies).
+        """
+        httpx = _import_httpx()
+        deadline = time.monotonic() + self.deadline
+        try:
+            with self._client.stream(method, url, json=payload) as resp:
+                status = resp.status_code
+                ok = status < 300
+                limit = self.max_response_bytes if ok else _ERROR_BODY_BYTES
+                raw = _read_body(resp, deadline, limit, where=where, strict=ok)
+                headers = resp.headers
+        except _DeadlineExceeded:
+            return None, b"", None, f"no complete answer within the {self.deadline:g}s deadline"
+        except httpx.TimeoutException:
+            return None, b"", None, f"timed out after {self.timeout:g}s"
+        except httpx.DecodingError as exc:
+            raise BadAnswer(
+                f"{where}: the answer body could not be decoded "
+                f"({http_answer.one_line(secrets.redact(str(exc)))[:120]}); "
+                "check its Content-Encoding"
+            ) from None
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            detail = http_answer.one_line(secrets.redact(f"{type(exc).__name__}: {exc}"))[:200]
+            return None, b"", None, f"connection failed ({detail})"
+        if ok:
+            return status, raw, None, ""
+        message, code = http_answer.server_message(raw, resp.reason_phrase)
+        if status in (401, 403):
+            raise HttpAuthError(
+                f"{where} refused the request with HTTP {status} ({message}); check the "
+                f"API key in ${self.api_key_env or '(no api_key_env set)'}"
+                + ("" if self._has_key else " (it is not set)")
+            )
+        if status == 429:
+            if code == "query_limit":
+                raise BudgetExhausted(f"{where}: the server's query limit is spent ({message})")
+            delay = _retry_after(headers.get("Retry-After"))
+            return status, raw, delay, f"HTTP 429 rate limited ({message})"
+        if status >= 500:
+            return status, raw, None, f"HTTP {status} ({message})"
+        if status == 413:
+            raise InputError(f"{where}: request too large ({message}); lower batch_size")
+        if status == 422:
+            raise InputError(f"{where} rejected the inputs: {message}")
+        raise AdvlabError(f"{where} answered HTTP {status} ({message})")
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         n = len(x)
-        body = self._request("POST", self.url, {"inputs": x.detach().cpu().tolist()})
+        try:
+            body = self._request("POST", self.url, {"inputs": x.detach().cpu().tolist()})
+        except TargetUnavailable:
+            raise  # no answer or a malformed one: the server may have charged the points
+        except AdvlabError:
+            self.meter.refund(n)  # refused unanswered (4xx): the server charged nothing either
+            raise
         where = safe_url(self.url)
+        k = self.num_classes
         if self.returns == "labels":
             if "labels" in body:
-                lab = np.asarray(body["labels"], dtype=np.int64).reshape(-1)
+                lab = http_answer.labels(body["labels"], n, k, where=where)
             elif "outputs" in body:
-                lab = np.asarray(body["outputs"], dtype=np.float32).argmax(axis=1)
+                lab = http_answer.scores(body["outputs"], n, k, probs=False, where=where)
+                lab = lab.argmax(axis=1)
             else:
-                raise TargetUnavailable(f"{where}: the answer has neither 'labels' nor 'outputs'")
-            if lab.shape != (n,) or (n and (lab.min() < 0 or lab.max() >= self.num_classes)):
-                raise TargetUnavailable(
-                    f"{where}: expected {n} labels in 0..{self.num_classes - 1}, "
-                    f"got {lab.tolist()!r:.80}"
-                )
-            out = np.eye(self.num_classes, dtype=np.float32)[lab]
+                raise BadAnswer(f"{where}: the answer has neither 'labels' nor 'outputs'")
+            out = torch.nn.functional.one_hot(torch.from_numpy(lab), k).float()
         else:
             if "outputs" not in body:
-                raise AccessError(
-                    f"{where} returns labels only; use HttpClassifier(..., returns='labels')"
-                )
-            out = np.asarray(body["outputs"], dtype=np.float32)
-            if out.shape != (n, self.num_classes):
-                raise TargetUnavailable(
-                    f"{where}: outputs have shape {out.shape}; expected ({n}, {self.num_classes})"
-                )
-        return torch.from_numpy(out).to(self.device)
+                if "labels" in body:
+                    raise AccessError(
+                        f"{where} returns labels only; use HttpClassifier(..., returns='labels')"
+                    )
+                raise BadAnswer(f"{where}: the answer has no 'outputs'")
+            probs = self.returns == "probs"
+            out = torch.from_numpy(
+                http_answer.scores(body["outputs"], n, k, probs=probs, where=where)
+            )
+        return out.to(self.device)
 
     # ------------------------------------------------------------------ housekeeping
     def close(self) -> None:
@@ -305,6 +393,7 @@ class HttpClassifier(Target):
             url=safe_url(self.url),
             returns=self.returns,
             timeout=self.timeout,
+            deadline=self.deadline,
             retries=self.retries,
             api_key="***" if self._has_key else None,
             api_key_env=self.api_key_env,
@@ -317,23 +406,3 @@ class HttpClassifier(Target):
             f"input_shape={self.input_shape}, num_classes={self.num_classes}, "
             f"api_key={'***' if self._has_key else None})"
         )
-
-
-def _error_message(resp: Any) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return (resp.text or resp.reason_phrase or "no details")[:200]
-    if isinstance(body, dict):
-        for k in ("error", "detail", "message"):
-            if k in body:
-                return str(body[k])[:300]
-    return str(body)[:200]
-
-
-def _error_code(resp: Any) -> str | None:
-    try:
-        body = resp.json()
-    except ValueError:
-        return None
-    return str(body.get("code")) if isinstance(body, dict) and "code" in body else None

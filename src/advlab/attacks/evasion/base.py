@@ -20,7 +20,7 @@ import torch
 
 from advlab.access import Access
 from advlab.attacks.base import Attack
-from advlab.errors import BudgetExhausted, ConfigError, InputError
+from advlab.errors import BudgetExhausted, ConfigError, InputError, TargetUnavailable
 from advlab.norms import check_norm, lp_norm, project
 from advlab.results import EvasionResult, SweepResult
 from advlab.targets.base import Target
@@ -219,7 +219,7 @@ class EvasionAttack(Attack):
                         idx = idx[~ok]
                     attacked += min(self.batch_size, len(todo) - start)
                     advance(min(self.batch_size, len(todo) - start))
-        except BudgetExhausted as exc:
+        except (BudgetExhausted, TargetUnavailable) as exc:
             stopped = True
             message = f"{exc}; attacked {attacked} of {n} points"
             log.warning("%s stopped early: %s", self.name, message)
