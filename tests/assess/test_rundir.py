@@ -315,3 +315,19 @@ def test_target_constrain_is_applied_by_the_evasion_projection() -> None:
     assert torch.equal(flat[:, [3, 5]], orig[:, [3, 5]])
     assert bool((flat[:, 0] != orig[:, 0]).any())  # other features still move
     assert float((out - x).abs().max()) <= 0.1 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "bad, expected",
+    [("[]", "expected a JSON object"), ('{"config": 3}', "config"), ("{", "cannot read")],
+)
+def test_unusable_run_description_is_one_line(
+    tmp_path: Path, bad: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    (run / "tasks").mkdir(parents=True)
+    (run / "run.json").write_text(bad)
+    assert cli_main(["report", str(run), "-f", "md"]) == 2
+    err = capsys.readouterr().err
+    assert "run.json" in err and expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

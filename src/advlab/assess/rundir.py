@@ -335,12 +335,12 @@ def load_meta(run_dir: Path) -> RunMeta:
         if dropped:
             log.warning("%s: %d planned task(s) are malformed and ignored", path, dropped)
         meta = RunMeta.model_validate({**data, "tasks": [t for t in tasks if t is not None]})
+    except ValidationError as exc:  # before ValueError, its base class
+        raise RunDirError(f"{path}: not a valid run description ({_first_error(exc)})") from None
     except (OSError, ValueError) as exc:
         raise RunDirError(
             f"{path}: cannot read the run description ({exc}); is this an advlab run directory?"
         ) from None
-    except ValidationError as exc:
-        raise RunDirError(f"{path}: not a valid run description ({_first_error(exc)})") from None
     return meta
 
 
