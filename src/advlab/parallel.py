@@ -155,9 +155,10 @@ def get_executor(name: str = "serial", **kwargs: Any) -> Executor:
     """``serial`` | ``processes`` | ``ray`` (optional extra: ``pip install 'advlab[ray]'``)."""
     if name == "ray" and "ray" not in EXECUTORS:
         try:
-            from advlab import parallel_ray  # noqa: F401  (registers "ray")
+            from advlab.parallel_ray import RayExecutor
         except ImportError as exc:
             raise ConfigError("the ray executor needs Ray: pip install 'advlab[ray]'") from exc
+        EXECUTORS["ray"] = RayExecutor
     if name not in EXECUTORS:
         raise UnknownNameError(f"unknown executor {name!r}; valid: {', '.join(sorted(EXECUTORS))}")
     return EXECUTORS[name](**kwargs)  # type: ignore[no-any-return]

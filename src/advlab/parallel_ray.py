@@ -1,6 +1,6 @@
 """A Ray executor for :mod:`advlab.parallel` (optional extra: ``pip install 'advlab[ray]'``).
 
-Importing this module registers ``EXECUTORS["ray"]``. ``address=None`` starts a local Ray on
+``advlab.parallel.get_executor("ray")`` imports it on demand. ``address=None`` starts a local Ray on
 this machine; ``address="auto"`` joins a running cluster (falling back to a local Ray when
 none is found), so the same code runs on a laptop and on a cluster. Tasks carry their own
 seeds (:func:`advlab.parallel.task_seeds`) and results come back in task order, so scores
@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from advlab.errors import ConfigError
-from advlab.parallel import EXECUTORS
 from advlab.utils import progress_bar
 
 log = logging.getLogger(__name__)
@@ -100,6 +99,3 @@ class RayExecutor:
             if self.shutdown:
                 ray.shutdown()
         return out
-
-
-EXECUTORS["ray"] = RayExecutor

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 
 from advlab.assess.objective import OPTIMISERS, ObjectiveAttack
 from advlab.errors import ConfigError
+from advlab.results import Result
 from advlab.targets.base import ScoresOnly
 
 AVAILABLE = [o for o in OPTIMISERS if o != "bayes"]
@@ -104,6 +106,11 @@ def test_as_evasion_attack_on_a_scores_only_target() -> None:
     assert r1.queries <= 8 * (60 + 2) + 8
     assert r1.success_rate > 0
     assert float(r1.norms.max()) <= 0.3 + 1e-6
-    assert len(atk.query_log_) == int(r1.clean_correct.sum())
+    # the queries to success travel in the result, not on the attack instance
+    assert len(r1.queries_to_success) == int(r1.clean_correct.sum())
+    assert all(q is None or 1 <= q <= 60 + 1 for q in r1.queries_to_success)
+    assert not hasattr(atk, "_queries_to_success") and not hasattr(atk, "query_log_")
+    back = Result.from_dict(json.loads(json.dumps(r1.to_dict())))
+    assert back.queries_to_success == r1.queries_to_success
     r2 = ObjectiveAttack(optimiser="random", eps=0.3, max_queries=60, seed=1).run(target, x, y)
     assert torch.equal(r1.success, r2.success) and torch.equal(r1.x_adv, r2.x_adv)

@@ -50,7 +50,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory, model_file: Path) ->
 
 def test_run_writes_run_dir_and_gates(reference_run: Path) -> None:
     res = load_results(reference_run)
-    assert res["schema"] == "advlab.assessment-results" and res["schema_version"] == 1
+    assert res["schema"] == "advlab.assessment-results" and res["schema_version"] == 2
     assert res["seed"] == 0 and res["environment"]["torch"] and res["config"]["name"] == "tiny"
     # 2 attacks x 2 eps + a probe
     assert res["counts"]["ok"] == 5 and res["counts"]["planned"] == 5
@@ -288,7 +288,18 @@ def test_cli_exit_codes(
     assert cli_main(["validate", str(bad)]) == 2
     assert "targets" in capsys.readouterr().err
     assert cli_main(["validate", str(cfg_path)]) == 0
-    assert cli_main(["report", str(reference_run), "-f", "md", "-f", "junit"]) in (0, 1)
+    capsys.readouterr()
+    assert cli_main(["report", str(reference_run), "-f", "md"]) in (0, 1)
+    assert capsys.readouterr().out.startswith("# advlab assessment: tiny")
+    assert cli_main(["report", str(reference_run), "-f", "md", "-f", "junit"]) == 4
+    rendered = tmp_path / "rendered"
+    args = ["report", str(reference_run), "-f", "md", "-f", "junit", "--out-dir", str(rendered)]
+    assert cli_main(args) in (0, 1)
+    assert (rendered / "report.md").is_file() and (rendered / "junit.xml").is_file()
+    # a file of the run directory is never overwritten
+    over = ["report", str(reference_run), "-f", "md", "--out", str(reference_run / "report.md")]
+    assert cli_main(over) == 2
+    assert "never modify" in capsys.readouterr().err
     assert cli_main(["report", str(tmp_path), "-f", "md"]) == 4
     init = tmp_path / "init.yaml"
     assert cli_main(["init", str(init)]) == 0 and cli_main(["validate", str(init)]) == 0

@@ -99,6 +99,7 @@ def _rec(
     requires: str = "gradients",
     role: str = "suite",
     verified: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     return {
         "key": f"{attack}{eps}{role}",
@@ -112,6 +113,8 @@ def _rec(
             "eps": eps,
             "norm": "linf",
             "requires": requires,
+            "reference": reference,
+            "flags": ["iterative"] if attack.startswith("pgd") else [],
         },
         "result": {
             "clean_correct": _enc([True] * len(success)),
@@ -149,14 +152,12 @@ def test_consistent_records_raise_no_warning() -> None:
 
 
 def test_out_of_ball_points_and_convergence_are_flagged() -> None:
-    from advlab.assess.sanity import LONG_PGD, SHORT_PGD
-
     recs = [
         _rec(
             "pgd", 0.1, [True, False], verified={"over_eps": 1, "out_of_bounds": 0, "max_norm": 0.2}
         ),
-        _rec(SHORT_PGD, 0.1, [False, False], role="sanity"),
-        _rec(LONG_PGD, 0.1, [True, True], role="sanity"),
+        _rec("pgd-20 (sanity)", 0.1, [False, False], role="sanity", reference="pgd-short"),
+        _rec("pgd-50x2 (sanity)", 0.1, [True, True], role="sanity", reference="pgd-long"),
     ]
     w = {x["check"]: x for x in run_checks(recs, CFG)}
     assert w["eps-bounds"]["severity"] == "error"

@@ -193,7 +193,9 @@ def clear_cache() -> None:
 
 
 class ImmutableFeatures(TargetWrapper):
-    """Zeroes the gradient of immutable features so gradient attacks leave them alone."""
+    """Features the attacker cannot change: their gradient is zero (gradient attacks leave
+    them alone) and :meth:`constrain` restores their clean values in every attack's
+    projection (gradient-free attacks too), so success is decided on feasible points."""
 
     def __init__(self, inner: Target, immutable: list[int]) -> None:
         super().__init__(inner)
@@ -204,6 +206,11 @@ class ImmutableFeatures(TargetWrapper):
         flat = grad.reshape(len(grad), -1).clone()
         flat[:, self.immutable] = 0
         return flat.reshape(grad.shape), out
+
+    def constrain(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+        flat = self.inner.constrain(x, x_adv).reshape(len(x_adv), -1).clone()
+        flat[:, self.immutable] = x.reshape(len(x), -1)[:, self.immutable].to(flat.dtype)
+        return flat.reshape(x_adv.shape)
 
 
 def variant_target(

@@ -172,26 +172,33 @@ def report(
         ["html"], "--format", "-f", help="html | md | json | junit | sarif (repeatable)"
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (one format)."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out-dir", help="Folder for the reports (several formats)."
+    ),
     soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even when a gate fails."),
 ) -> None:
-    """Re-render reports from a run directory (never re-runs attacks)."""
+    """Render reports of a run directory to stdout, --out or --out-dir (never re-runs
+    attacks, never modifies the run directory)."""
     from advlab.assess.runner import load_results
-    from advlab.report import FORMATS, render
+    from advlab.report import FORMATS, render, render_text
 
     bad = [f for f in format if f not in FORMATS]
     if bad:
         raise _fail(f"unknown format(s) {bad}; expected: {', '.join(FORMATS)}", EXIT_USAGE)
     if out is not None and len(format) != 1:
         raise _fail("--out needs exactly one --format", EXIT_USAGE)
+    if out is None and out_dir is None and len(format) != 1:
+        raise _fail("several formats need --out-dir (one format prints to stdout)", EXIT_USAGE)
     if not (run_dir / "run.json").is_file() and not (run_dir / "results.json").is_file():
         raise _fail(f"{run_dir} is not an advlab run directory (no run.json)", EXIT_USAGE)
     try:
         results = load_results(run_dir)
         for f in format:
-            if f == "json" and out is None:
-                typer.echo(str(run_dir / "results.json"))
+            if out is None and out_dir is None:
+                sys.stdout.write(render_text(results, f, base=run_dir).rstrip("\n") + "\n")
                 continue
-            typer.echo(str(render(run_dir, f, out=out, results=results)))
+            path = out if out is not None else out_dir / FORMATS[f]  # type: ignore[operator]
+            typer.echo(str(render(run_dir, f, out=path, results=results)))
     except AdvlabError as exc:
         raise _fail(str(exc), EXIT_ERROR) from None
     raise typer.Exit(exit_code(results, soft_fail=soft_fail))

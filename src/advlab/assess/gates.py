@@ -26,6 +26,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from advlab.assess.metrics import (
+    clean_accuracy,
+    num,
+    ok_evasion,
+    same_eps,
+    variants_of,
+    worst_case,
+)
 from advlab.errors import ConfigError
 
 _TOKEN = re.compile(
@@ -230,8 +238,6 @@ def _value(tok: tuple[str, str], text: str) -> Any:
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_gates(gates: list[str], records: list[Any]) -> list[GateVerdict]:
     """Evaluate gates against finished task records (see :mod:`advlab.assess.metrics`)."""
-    from advlab.assess.metrics import gate_values
-
     out = []
     for text in gates:
         g = parse_gate(text)
@@ -253,3 +259,84 @@ def evaluate_gates(gates: list[str], records: list[Any]) -> list[GateVerdict]:
         passed = all(g.passes(v) for v in values.values())
         out.append(GateVerdict(text, passed, worst, g.threshold, g.op, detail, dict(values)))
     return out
+
+
+def gate_values(gate: Gate, records: list[dict[str, Any]]) -> tuple[dict[str, float], str]:
+    """Per target variant, the value the gate compares; with a note when nothing matched."""
+    a = gate.args
+    target = a.get("target")
+    attack = a.get("attack")
+    values: dict[str, float] = {}
+    variants = [v for v in variants_of(records) if target is None or v == target]
+    if target is not None and not variants:
+        return {}, f"no target or variant named {target!r}"
+    if gate.metric in ("robust_accuracy", "attack_success_rate"):
+        for v in variants:
+            recs = [
+                r
+                for r in ok_evasion(records)
+                if r["task"]["variant"] == v
+                and r["task"]["norm"] == a["norm"]
+                and same_eps(r["task"]["eps"], a["eps"])
+                and (attack is None or r["task"]["attack"] == attack)
+            ]
+            if not recs:
+                continue
+            if gate.metric == "robust_accuracy":
+                values[v] = worst_case(recs)
+            else:
+                clean = min(clean_accuracy(r) for r in recs)
+                rob = worst_case(recs)
+                values[v] = 0.0 if clean <= 0 else float((clean - rob) / clean)
+        note = (
+            ""
+            if values
+            else (
+                f"no finished {a['norm']} eps={a['eps']:g} evasion results"
+                + (f" for attack {attack!r}" if attack else "")
+            )
+        )
+        return values, note
+    if gate.metric == "clean_accuracy":
+        for v in variants:
+            probes = [r for r in records if r.get("status") == "ok" and r["task"]["variant"] == v]
+            accs = [clean_accuracy(r) for r in ok_evasion(probes, role=None)]
+            accs += [
+                num((r.get("probe") or {}).get("clean_accuracy"))
+                for r in probes
+                if r["task"]["role"] == "probe" and not accs
+            ]
+            accs = [x for x in accs if not math.isnan(x)]
+            if accs:
+                values[v] = accs[0]
+        return values, "" if values else "no clean accuracy was measured"
+    # metric(KEY, attack=, target=, eps=)
+    key = str(a["key"])
+    for v in variants:
+        vals = []
+        for r in records:
+            if r.get("status") != "ok" or r["task"]["variant"] != v or r["task"]["role"] != "suite":
+                continue
+            if attack is not None and r["task"]["attack"] != attack:
+                continue
+            if "eps" in a and not same_eps(r["task"].get("eps"), a["eps"]):
+                continue
+            val = _lookup((r.get("result") or {}).get("summary", {}), key)
+            if val is None:
+                val = _lookup(r.get("result") or {}, key)
+            if val is not None and not math.isnan(val):
+                vals.append(val)
+        if vals:
+            values[v] = gate.worst(vals)
+    return values, "" if values else f"no finished result reports {key!r}"
+
+
+def _lookup(d: dict[str, Any], key: str) -> float | None:
+    """``a.b`` walks nested dicts; keys containing dots are tried whole first."""
+    if key in d:
+        v = num(d[key])
+        return None if math.isnan(v) else v
+    head, _, rest = key.partition(".")
+    if rest and isinstance(d.get(head), dict):
+        return _lookup(d[head], rest)
+    return None

@@ -32,8 +32,8 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ import torch
 from advlab.access import Access
 from advlab.attacks.evasion.base import EvasionAttack
 from advlab.errors import ConfigError
+from advlab.results import EvasionResult
 from advlab.targets.base import Target
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,17 @@ def _bayes(p: _Problem, rng: np.random.Generator, pop: int, opts: dict[str, Any]
 _RUNNERS = {"random": _random, "nes": _nes, "cmaes": _cmaes, "de": _de, "bayes": _bayes}
 
 
+@dataclass
+class ObjectiveResult(EvasionResult):
+    """An :class:`EvasionResult` plus, for every point the optimiser attacked (in the order
+    attacked, once per restart), the queries it spent until the first success (``None``:
+    no success within the budget) -- the data of a query-efficiency curve."""
+
+    type_name: ClassVar[str] = "objective"
+
+    queries_to_success: list[int | None] = field(default_factory=list)
+
+
 class ObjectiveAttack(EvasionAttack):
     """Gradient-free optimisation of the margin (or any objective) under a query budget.
 
@@ -324,6 +336,8 @@ class ObjectiveAttack(EvasionAttack):
         "Black-box optimisation of any objective (random search, NES, "
         "CMA-ES, differential evolution, Bayesian) under a query budget."
     )
+
+    _queries_to_success: list[int | None]  # set on the private copy a run works on
 
     def __init__(
         self,
@@ -426,6 +440,24 @@ class ObjectiveAttack(EvasionAttack):
         )
 
     # ------------------------------------------------------------------ as an evasion attack
+    def _execute(
+        self,
+        target: Target,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        targeted: bool,
+        eps: float | None,
+        skip: EvasionResult | None,
+    ) -> ObjectiveResult:
+        """The base's run on a private copy that collects the queries to success, returned
+        in the result (the attack the caller holds keeps no state between runs)."""
+        worker = cast(ObjectiveAttack, self.clone())
+        worker._queries_to_success = []
+        res = EvasionAttack._execute(worker, target, x, y, targeted=targeted, eps=eps, skip=skip)
+        base = {f.name: getattr(res, f.name) for f in fields(EvasionResult)}
+        return ObjectiveResult(**base, queries_to_success=list(worker._queries_to_success))
+
     def _perturb(
         self,
         target: Target,
@@ -436,9 +468,7 @@ class ObjectiveAttack(EvasionAttack):
         targeted: bool,
         generator: torch.Generator,
     ) -> torch.Tensor:
-        log_ = getattr(self, "query_log_", None)
-        if log_ is None:
-            self.query_log_: list[int | None] = []
+        spent: list[int | None] = getattr(self, "_queries_to_success", [])
         shape = x.shape[1:]
         lower = target.lower.expand(shape).reshape(-1).cpu().numpy()
         upper = target.upper.expand(shape).reshape(-1).cpu().numpy()
@@ -465,6 +495,6 @@ class ObjectiveAttack(EvasionAttack):
                 success=0.0,
                 seed=seed,
             )
-            self.query_log_.append(res.queries_to_success)
+            spent.append(res.queries_to_success)
             out[i] = torch.as_tensor(res.x, dtype=x.dtype, device=x.device).reshape(shape)
         return out

@@ -1,12 +1,9 @@
 """The assessment runner: plan tasks, execute them through an executor, keep every result.
 
-Run directory::
-
-    RUN_DIR/run.json          resolved config, planned tasks, environment (written first)
-    RUN_DIR/tasks/<key>.json  one record per finished task, written atomically by the worker
-                              the moment the task finishes (tmp file + fsync + rename)
-    RUN_DIR/results.json      the schema-versioned source of truth, assembled at the end
-    RUN_DIR/report.*          renderings (html, md, junit.xml, report.sarif)
+The runner is the only writer of a run directory (see :mod:`advlab.assess.rundir` for the
+schema): ``run.json`` first, one task record per finished task (written atomically by the
+worker the moment the task finishes), then -- once, at the end -- ``results.json`` with the
+sanity warnings and gate verdicts, and the reports the config asks for.
 
 ``resume=True`` skips every task whose record exists (ok or skipped); errored tasks are
 retried. A killed run (Ctrl-C, ``kill -9``) therefore loses at most the tasks in flight.
@@ -16,7 +13,6 @@ serial and process executors give identical numbers.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -35,20 +31,34 @@ from advlab.assess.config import (
     load_config,
     parse_config,
 )
-from advlab.assess.tasks import TASK_KINDS, Payload, Task, execute, variants
+from advlab.assess.rundir import (
+    RESULTS_SCHEMA,
+    RUN_SCHEMA,
+    SCHEMA_VERSION,
+    NotApplicable,
+    RunDirError,
+    RunMeta,
+    RunResults,
+    Task,
+    TaskRecord,
+    count,
+    load_meta,
+    load_records,
+    load_results,
+    load_run,
+    parse_record,
+    results_from_records,
+    write_model,
+)
+from advlab.assess.tasks import TASK_KINDS, Payload, execute, variants
 from advlab.errors import AdvlabError, ConfigError
 from advlab.parallel import Executor, get_executor
 
 log = logging.getLogger(__name__)
 
-RESULTS_SCHEMA = "advlab.assessment-results"
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = SCHEMA_VERSION
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2, 3, 4
 FINISHED = ("ok", "skipped")
-
-
-class RunDirError(AdvlabError):
-    """The run directory cannot be used as asked (a usage error: exit code 4)."""
 
 
 class AssessmentInterrupted(AdvlabError):
@@ -141,14 +151,17 @@ def plan(cfg: AssessmentConfig, config_dir: str | Path) -> list[Task]:
     return tasks
 
 
+def not_applicable(cfg: AssessmentConfig) -> list[NotApplicable]:
+    """Sanity checks the target's access rules out (each with the reason)."""
+    return TASK_KINDS[cfg.threat_model.goal].not_applicable(cfg)
+
+
 # ---------------------------------------------------------------------------- records
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def write_record(run_dir: Path, task: Task, body: dict[str, Any]) -> TaskRecord:
+    """Validate a task's outcome as a :class:`TaskRecord` and write it atomically."""
+    rec = parse_record({"key": task.key, "task": task.to_dict(), **body}, task.title)
+    write_model(run_dir / "tasks" / f"{task.key}.json", rec)
+    return rec
 
 
 def execute_payload(p: Payload) -> dict[str, Any]:
@@ -156,40 +169,11 @@ def execute_payload(p: Payload) -> dict[str, Any]:
     task = Task.from_dict(p.task)
     cfg = AssessmentConfig.model_validate(p.config)
     body = execute(task, cfg, p.config_dir)
-    record = {"key": task.key, "task": task.to_dict(), **body}
-    atomic_write(Path(p.run_dir) / "tasks" / f"{task.key}.json", json.dumps(record))
+    write_record(Path(p.run_dir), task, body)
     hook = os.environ.get("ADVLAB_ASSESS_TASK_DELAY")
     if hook:  # test seam: slow tasks down so a test can kill the run between tasks
         time.sleep(float(hook))
     return {"key": task.key, "status": body["status"]}
-
-
-def load_records(run_dir: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Records by key, and a note for every unreadable file (which is then ignored)."""
-    records: dict[str, dict[str, Any]] = {}
-    problems: list[str] = []
-    folder = run_dir / "tasks"
-    if not folder.is_dir():
-        return records, problems
-    for f in sorted(folder.glob("*.json")):
-        try:
-            rec = json.loads(f.read_text())
-            if (
-                not isinstance(rec, dict)
-                or "key" not in rec
-                or "task" not in rec
-                or "status" not in rec
-            ):
-                raise ValueError("missing key, task or status")
-            if rec["key"] != f.stem:
-                raise ValueError(f"its key {rec['key']!r} does not match the file name")
-        except (OSError, ValueError) as exc:
-            msg = f"{f}: unreadable task record ({exc}); ignored, the task will run again"
-            log.warning(msg)
-            problems.append(msg)
-            continue
-        records[rec["key"]] = rec
-    return records, problems
 
 
 def environment(device: str = "auto") -> dict[str, Any]:
@@ -279,18 +263,18 @@ def run_assessment(
     tasks_dir.mkdir(parents=True, exist_ok=True)
     tasks = plan(cfg, cdir)
     started = time.time()
-    meta = {
-        "schema": "advlab.assessment-run",
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "config": cfg.resolved(),
-        "config_path": str(config_path) if config_path else None,
-        "config_dir": str(cdir.resolve()),
-        "tasks": [t.to_dict() for t in tasks],
-        "environment": environment(cfg.targets[0].device),
-        "started": started,
-    }
-    atomic_write(run_dir / "run.json", json.dumps(meta, indent=1))
-    done = {k for k, r in existing.items() if r.get("status") in FINISHED}
+    meta = RunMeta(
+        schema=RUN_SCHEMA,
+        config=cfg.resolved(),
+        config_path=str(config_path) if config_path else None,
+        config_dir=str(cdir.resolve()),
+        tasks=tasks,
+        environment=environment(cfg.targets[0].device),
+        started=started,
+        not_applicable=not_applicable(cfg),
+    )
+    write_model(run_dir / "run.json", meta, indent=1)
+    done = {k for k, r in existing.items() if r.status in FINISHED}
     todo = [t for t in tasks if t.key not in done]
     reused = len(tasks) - len(todo)
     if reused:
@@ -299,14 +283,7 @@ def run_assessment(
     runnable = []
     for t in todo:
         if t.target in dead:
-            rec = {
-                "key": t.key,
-                "task": t.to_dict(),
-                "status": "error",
-                "reason": dead[t.target],
-                "seconds": 0.0,
-            }
-            atomic_write(tasks_dir / f"{t.key}.json", json.dumps(rec))
+            write_record(run_dir, t, {"status": "error", "reason": dead[t.target]})
         else:
             runnable.append(t)
     ex = executor if executor is not None and not isinstance(executor, str) else None
@@ -327,15 +304,16 @@ def run_assessment(
         ex.map(execute_payload, payloads, description=f"assess {cfg.name}")
     except KeyboardInterrupt:
         interrupted = True
-    results = assemble(run_dir, problems=problems, interrupted=interrupted)
+    final = assemble(run_dir, problems=problems, interrupted=interrupted)
+    results = final.to_dict()
     if render:
-        from advlab.report import render_all
+        from advlab.report import write_reports
 
-        render_all(run_dir, cfg.reports, results=results)
+        write_reports(run_dir, cfg.reports, results)
     outcome = RunOutcome(run_dir, len(tasks), len(runnable), reused, results)
     if interrupted:
         raise AssessmentInterrupted(
-            f"interrupted: {results['counts']['finished']} of {len(tasks)} tasks are saved in "
+            f"interrupted: {final.counts.finished} of {len(tasks)} tasks are saved in "
             f"{run_dir}; continue with --resume"
         )
     return outcome
@@ -343,65 +321,50 @@ def run_assessment(
 
 def assemble(
     run_dir: str | Path, *, problems: list[str] | None = None, interrupted: bool = False
-) -> dict[str, Any]:
-    """Build ``results.json`` from ``run.json`` and the task records (never re-runs attacks)."""
+) -> RunResults:
+    """Write ``results.json`` from ``run.json`` and the task records: the one place where
+    sanity checks and gates are evaluated (the runner calls it once, when the run ends;
+    renderers only read what it wrote). Never re-runs an attack."""
     from advlab.assess.gates import evaluate_gates
     from advlab.assess.sanity import run_checks
 
     run_dir = Path(run_dir)
-    try:
-        meta = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise RunDirError(
-            f"{run_dir / 'run.json'}: cannot read the run description ({exc}); "
-            "is this an advlab run directory?"
-        ) from exc
+    meta = load_meta(run_dir)
     records, more = load_records(run_dir)
     problems = list(problems or []) + [p for p in more if p not in (problems or [])]
-    planned = [t["key"] for t in meta.get("tasks", [])]
-    ordered = []
-    for t in meta.get("tasks", []):
-        rec = records.get(t["key"])
-        ordered.append(
-            rec
-            if rec is not None
-            else {"key": t["key"], "task": t, "status": "missing", "reason": "not run"}
-        )
-    stale = len(set(records) - set(planned))
-    cfg = meta["config"]
-    warnings = run_checks(ordered, cfg) if cfg.get("sanity", {}).get("enabled", True) else []
-    verdicts = evaluate_gates(cfg.get("gates", []), ordered)
-    counts = {
-        s: sum(1 for r in ordered if r["status"] == s)
-        for s in ("ok", "skipped", "error", "missing")
-    }
-    counts["finished"] = counts["ok"] + counts["skipped"]
-    counts["suite_ok"] = sum(
-        1 for r in ordered if r["status"] == "ok" and r["task"]["role"] == "suite"
+    ordered = results_from_records(meta, records)
+    planned = {t.key for t in meta.tasks}
+    cfg = meta.config
+    plain = [r.to_dict() for r in ordered]
+    enabled = bool(cfg.get("sanity", {}).get("enabled", True))
+    warnings = run_checks(plain, cfg) if enabled else []
+    status = "disabled" if not enabled else ("warnings" if warnings else "passed")
+    verdicts = evaluate_gates(cfg.get("gates", []), plain)
+    results = RunResults.model_validate(
+        {
+            "schema": RESULTS_SCHEMA,
+            "name": cfg.get("name"),
+            "goal": cfg["threat_model"]["goal"],
+            "config": cfg,
+            "config_path": meta.config_path,
+            "seed": cfg.get("seed"),
+            "environment": meta.environment,
+            "device": meta.environment.get("device"),
+            "started": meta.started,
+            "finished": time.time(),
+            "interrupted": interrupted,
+            "counts": count(ordered),
+            "stale_records": len(set(records) - planned),
+            "problems": problems,
+            "variants": _variant_info(cfg),
+            "gates": [v.to_dict() for v in verdicts],
+            "sanity": warnings,
+            "sanity_status": status,
+            "sanity_not_applicable": [n.to_dict() for n in meta.not_applicable],
+        }
     )
-    counts["planned"] = len(ordered)
-    results = {
-        "schema": RESULTS_SCHEMA,
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "name": cfg.get("name"),
-        "goal": cfg["threat_model"]["goal"],
-        "config": cfg,
-        "config_path": meta.get("config_path"),
-        "seed": cfg.get("seed"),
-        "environment": meta.get("environment", {}),
-        "device": meta.get("environment", {}).get("device"),
-        "started": meta.get("started"),
-        "finished": time.time(),
-        "interrupted": interrupted,
-        "counts": counts,
-        "stale_records": stale,
-        "problems": problems,
-        "variants": _variant_info(cfg),
-        "gates": [v.to_dict() for v in verdicts],
-        "sanity": warnings,
-        "records": ordered,
-    }
-    atomic_write(run_dir / "results.json", json.dumps(results, default=_json_default))
+    results.records = ordered
+    write_model(run_dir / "results.json", results)
     return results
 
 
@@ -420,20 +383,11 @@ def _variant_info(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, (np.integer, np.floating, np.bool_)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
 def exit_code(results: dict[str, Any], *, soft_fail: bool = False) -> int:
-    """0 all gates pass; 1 a gate failed; 2 an error; 3 nothing assessed."""
+    """0 all gates pass; 1 a gate failed; 2 an error or an unfinished run; 3 nothing
+    assessed."""
     c = results.get("counts", {})
-    if c.get("error", 0) or results.get("interrupted"):
+    if c.get("error", 0) or results.get("interrupted") or results.get("complete") is False:
         return EXIT_ERROR
     if not c.get("suite_ok", 0):
         return EXIT_NOTHING
@@ -442,16 +396,21 @@ def exit_code(results: dict[str, Any], *, soft_fail: bool = False) -> int:
     return EXIT_OK
 
 
-def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """``results.json`` of a run, re-assembled from the task records when missing or stale."""
-    run_dir = Path(run_dir)
-    p = run_dir / "results.json"
-    if p.is_file():
-        try:
-            data = json.loads(p.read_text())
-            if data.get("schema") == RESULTS_SCHEMA:
-                return data  # type: ignore[no-any-return]
-            log.warning("%s: not an advlab results file; re-assembling from task records", p)
-        except ValueError as exc:
-            log.warning("%s: unreadable (%s); re-assembling from task records", p, exc)
-    return assemble(run_dir)
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_GATE_FAILED",
+    "EXIT_NOTHING",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "AssessmentInterrupted",
+    "RunDirError",
+    "RunOutcome",
+    "assemble",
+    "check_config",
+    "exit_code",
+    "load_records",
+    "load_results",
+    "load_run",
+    "plan",
+    "run_assessment",
+]

@@ -5,7 +5,7 @@ Embedded: ``digits`` (8x8 images), ``breast_cancer`` and ``wine`` (tabular), ``s
 All inputs are scaled to [0, 1] and splits are seeded and stratified.
 """
 
-from advlab.data.datasets import Dataset, load_dataset
-from advlab.data.loaders import load_csv, load_image_folder, load_npz
+from advlab.data.datasets import Dataset
+from advlab.data.loaders import load_csv, load_dataset, load_image_folder, load_npz
 
 __all__ = ["Dataset", "load_csv", "load_dataset", "load_image_folder", "load_npz"]

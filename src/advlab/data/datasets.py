@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from advlab.errors import ConfigError, InputError
-from advlab.registry import get_dataset, register_dataset
+from advlab.registry import register_dataset
 
 
 @dataclass
@@ -165,23 +165,3 @@ def synthetic(
         test_size=test_size,
         meta={"n_features": n_features, "n_classes": n_classes},
     )
-
-
-def load_dataset(name: str, **kwargs: Any) -> Dataset:
-    """Load an embedded dataset by name, or a user file (``.npz`` / ``.csv`` / a folder)."""
-    from pathlib import Path
-
-    p = Path(name)
-    if p.suffix == ".npz" and p.exists():
-        from advlab.data.loaders import load_npz
-
-        return load_npz(p, **kwargs)
-    if p.suffix == ".csv" and p.exists():
-        from advlab.data.loaders import load_csv
-
-        return load_csv(p, **kwargs)
-    if p.is_dir():
-        from advlab.data.loaders import load_image_folder
-
-        return load_image_folder(p, **kwargs)
-    return get_dataset(name)(**kwargs)  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ import numpy as np
 
 from advlab.data.datasets import Dataset, split
 from advlab.errors import ConfigError, InputError
+from advlab.registry import get_dataset
 
 
 def _check_range(x: np.ndarray, bounds: tuple[float, float], where: str) -> None:
@@ -140,3 +141,15 @@ def load_image_folder(
         kind="image",
         class_names=classes,
     )
+
+
+def load_dataset(name: str, **kwargs: Any) -> Dataset:
+    """Load an embedded dataset by name, or a user file (``.npz`` / ``.csv`` / a folder)."""
+    p = Path(name)
+    if p.suffix == ".npz" and p.exists():
+        return load_npz(p, **kwargs)
+    if p.suffix == ".csv" and p.exists():
+        return load_csv(p, **kwargs)
+    if p.is_dir():
+        return load_image_folder(p, **kwargs)
+    return get_dataset(name)(**kwargs)  # type: ignore[no-any-return]

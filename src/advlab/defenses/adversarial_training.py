@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -18,8 +18,18 @@ from torch import nn
 
 from advlab.norms import project, steepest
 
-if TYPE_CHECKING:
-    from advlab.models.train import TrainConfig
+
+class AdversarialSettings(Protocol):
+    """The adversarial-training fields of :class:`advlab.models.TrainConfig` (read only here,
+    so this module does not import the training loop that imports it)."""
+
+    adversarial: str | None
+    adv_eps: float
+    adv_steps: int
+    adv_norm: str
+    adv_step_size: float | None
+    trades_beta: float
+
 
 TrainLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -49,7 +59,7 @@ def _inner_max(
     return xa
 
 
-def adversarial_loss(cfg: TrainConfig, bounds: tuple[float, float]) -> TrainLoss:
+def adversarial_loss(cfg: AdversarialSettings, bounds: tuple[float, float]) -> TrainLoss:
     """The per-batch training loss for ``cfg.adversarial`` (``pgd`` or ``trades``)."""
     eps, steps, norm = cfg.adv_eps, cfg.adv_steps, cfg.adv_norm
     alpha = cfg.adv_step_size or 2.5 * eps / steps

@@ -1,7 +1,10 @@
-"""Reports: renderings of an assessment run directory (never re-run attacks).
+"""Reports: renderings of an assessment run directory (never re-run attacks, never write
+into an existing run directory).
 
-``results.json`` is the schema-versioned source of truth; :func:`render` writes
-``report.html`` (self-contained), ``report.md``, ``junit.xml`` or ``report.sarif`` from it.
+``results.json`` is the schema-versioned source of truth (:mod:`advlab.assess.rundir`). The
+runner renders the config's reports into the run directory when the run ends
+(:func:`write_reports`); afterwards :func:`render` renders any format from the stored
+results to a file or a string and refuses to overwrite a file of the run directory.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from advlab.assess.rundir import RunDirError, atomic_write, json_default, load_results
+from advlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ def render_text(results: dict[str, Any], fmt: str, *, base: Path | None = None) 
 
         return render_markdown(results)
     if fmt == "json":
-        return json.dumps(results, indent=1, default=str)
+        return json.dumps(results, indent=1, default=json_default)
     if fmt == "junit":
         from advlab.report.junit import render_junit
 
@@ -43,41 +49,57 @@ def render_text(results: dict[str, Any], fmt: str, *, base: Path | None = None) 
         from advlab.report.sarif import render_sarif
 
         return render_sarif(results, base=base)
-    from advlab.errors import ConfigError
-
     raise ConfigError(f"unknown report format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def render(
     run_dir: str | Path,
     fmt: str,
     *,
-    out: str | Path | None = None,
+    out: str | Path,
     results: dict[str, Any] | None = None,
 ) -> Path:
-    """Write one format into the run directory (or ``out``) and return its path."""
-    from advlab.assess.runner import atomic_write, load_results
+    """Render one format of the run in ``run_dir`` to the file ``out`` and return its path.
 
+    Reads the run directory only: an existing file inside it is never overwritten
+    (:class:`~advlab.assess.rundir.RunDirError`); a new file there is allowed.
+    """
     run_dir = Path(run_dir)
+    path = Path(out)
+    if path.exists() and _inside(path, run_dir):
+        raise RunDirError(
+            f"{path} belongs to the run directory {run_dir}, which reports never modify; "
+            "write the report elsewhere"
+        )
     if results is None:
         results = load_results(run_dir)
     text = render_text(results, fmt, base=run_dir)
-    path = Path(out) if out is not None else run_dir / FORMATS[fmt]
-    if fmt == "json" and out is None:
-        return path  # results.json is written by the runner itself
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, text)
     return path
 
 
-def render_all(
-    run_dir: str | Path, formats: Sequence[str] | None = None, results: dict[str, Any] | None = None
+def write_reports(
+    run_dir: str | Path, formats: Sequence[str], results: dict[str, Any]
 ) -> dict[str, Path]:
-    from advlab.assess.runner import load_results
+    """The runner's renderings, written into the run directory as the run ends
+    (``results.json`` itself is written by the runner, so ``json`` writes nothing)."""
+    run_dir = Path(run_dir)
+    out = {}
+    for fmt in formats:
+        path = run_dir / FORMATS[fmt]
+        if fmt != "json":
+            atomic_write(path, render_text(results, fmt, base=run_dir))
+        out[fmt] = path
+    return out
 
-    if results is None:
-        results = load_results(run_dir)
-    return {f: render(run_dir, f, results=results) for f in (formats or list(FORMATS))}
 
-
-__all__ = ["FORMATS", "render", "render_all", "render_text"]
+__all__ = ["FORMATS", "render", "render_text", "write_reports"]

@@ -302,12 +302,10 @@ def _queries(v: View) -> str:
 
 
 def _sanity(v: View) -> str:
-    if not v.warnings:
-        return (
-            '<section id="sanity"><h2>Sanity checks</h2><p class="pass">All sanity checks '
-            "passed.</p></section>"
-        )
     items = []
+    if v.sanity_sentence:
+        cls = "pass" if v.sanity_status == "passed" else "muted"
+        items.append(f'<p class="{cls}">{escape(v.sanity_sentence)}</p>')
     for w in v.warnings:
         sev = w.get("severity", "warning")
         items.append(
@@ -315,6 +313,9 @@ def _sanity(v: View) -> str:
             f"{' &middot; ' + escape(str(w['variant'])) if w.get('variant') else ''}<br>"
             f"{escape(w['detail'])}<br><i>What to do:</i> {escape(w['advice'])}</div>"
         )
+    if v.not_applicable:
+        lis = "".join(f"<li>{escape(n)}</li>" for n in v.not_applicable)
+        items.append(f'<p class="muted">Not applicable to this target:</p><ul>{lis}</ul>')
     return f'<section id="sanity"><h2>Sanity checks</h2>{"".join(items)}</section>'
 
 

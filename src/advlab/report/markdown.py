@@ -95,15 +95,17 @@ def render_markdown(results: dict[str, Any]) -> str:
             )
         out.append("")
     out += ["## Sanity checks", ""]
-    if v.warnings:
-        for w in v.warnings:
-            where = f" ({w['variant']})" if w.get("variant") else ""
-            out.append(
-                f"- **{w['severity'].upper()} {w['id']} {w['title']}**{where}: "
-                f"{w['detail']}. *What to do:* {w['advice']}"
-            )
-    else:
-        out.append("All sanity checks passed.")
+    if v.sanity_sentence:
+        out.append(v.sanity_sentence)
+    for w in v.warnings:
+        where = f" ({w['variant']})" if w.get("variant") else ""
+        out.append(
+            f"- **{w['severity'].upper()} {w['id']} {w['title']}**{where}: "
+            f"{w['detail']}. *What to do:* {w['advice']}"
+        )
+    if v.not_applicable:
+        out += ["", "Not applicable to this target:", ""]
+        out += [f"- {n}" for n in v.not_applicable]
     out.append("")
     if results.get("problems"):
         out += ["## Run directory problems", ""] + [f"- {p}" for p in results["problems"]] + [""]

@@ -16,6 +16,7 @@ from advlab.assess.metrics import (
     variants_of,
     worst_case_curve,
 )
+from advlab.assess.sanity import CHECKS
 
 
 @dataclass
@@ -53,8 +54,38 @@ class View:
         return self.results.get("sanity", [])  # type: ignore[no-any-return]
 
     @property
+    def sanity_status(self) -> str:
+        """passed | warnings | disabled | incomplete (as the runner recorded it)."""
+        return str(self.results.get("sanity_status") or ("warnings" if self.warnings else "passed"))
+
+    @property
+    def sanity_sentence(self) -> str:
+        """What to say when there is no warning to list ('' when there are warnings)."""
+        if self.sanity_status == "disabled":
+            return "Sanity checks were not run: they are disabled in the config (sanity.enabled)."
+        if self.sanity_status == "incomplete":
+            return "Sanity checks were not evaluated: the run did not finish."
+        if self.warnings:
+            return ""
+        if self.not_applicable:
+            return "All applicable sanity checks passed."
+        return "All sanity checks passed."
+
+    @property
+    def not_applicable(self) -> list[str]:
+        """One line per sanity check the target's access ruled out, per variant."""
+        out = []
+        for n in self.results.get("sanity_not_applicable", []):
+            meta = CHECKS.get(n.get("check", ""), {"id": "?", "title": n.get("check", "")})
+            where = f" ({n['variant']})" if n.get("variant") else ""
+            out.append(f"{meta['id']} {meta['title']}{where}: {n.get('reason', '')}")
+        return out
+
+    @property
     def verdict(self) -> str:
         c = self.results.get("counts", {})
+        if self.results.get("complete") is False:
+            return "INCOMPLETE"
         if c.get("error") or self.results.get("interrupted"):
             return "ERROR"
         if not c.get("suite_ok"):
@@ -195,10 +226,10 @@ def _query_curves(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         groups.setdefault((r["task"]["variant"], r["task"]["attack"]), []).append(r)
     for (variant, attack), recs in groups.items():
-        logs = [r for r in recs if r.get("query_log")]
+        logs = [r for r in recs if (r.get("result") or {}).get("queries_to_success")]
         if logs:
             for r in logs:
-                ql = [q for q in r["query_log"]]
+                ql = list(r["result"]["queries_to_success"])
                 attacked = len(ql)
                 succ = sorted(q for q in ql if q is not None)
                 if not attacked:

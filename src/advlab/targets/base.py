@@ -86,6 +86,16 @@ class Target(ABC):
     def clip(self, x: torch.Tensor) -> torch.Tensor:
         return torch.maximum(torch.minimum(x, self.upper), self.lower)
 
+    def constrain(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+        """Apply the threat model's constraints beyond the bounds to candidates ``x_adv``
+        for the clean points ``x`` (e.g. immutable features keep their clean values).
+
+        Attacks call it in their projection (:meth:`EvasionAttack._enforce`), so a
+        constraint shapes what the attack returns instead of editing its result afterwards.
+        The default has no constraint; wrappers delegate to the target they wrap.
+        """
+        return x_adv
+
     # ------------------------------------------------------------------ checks
     def check_inputs(self, x: Any, *, atol: float = 1e-6) -> torch.Tensor:
         """Validate and convert ``x`` (to :attr:`dtype`): shape, finiteness and bounds."""
@@ -213,6 +223,9 @@ class TargetWrapper(Target):
 
     def _gradient(self, x: torch.Tensor, objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
         return self.inner._gradient(x, objective)
+
+    def constrain(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
+        return self.inner.constrain(x, x_adv)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

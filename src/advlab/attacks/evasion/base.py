@@ -253,7 +253,8 @@ class EvasionAttack(Attack):
     def _enforce(
         self, target: Target, x: torch.Tensor, cand: torch.Tensor, eps: float | None
     ) -> torch.Tensor:
-        """Project candidates onto the eps ball, then clip to the bounds."""
+        """Project candidates onto the eps ball, apply the target's constraints
+        (:meth:`Target.constrain`), then clip to the bounds."""
         if cand.shape != x.shape:
             raise RuntimeError(
                 f"{self.name} returned shape {tuple(cand.shape)}, expected {tuple(x.shape)}"
@@ -265,7 +266,7 @@ class EvasionAttack(Attack):
             if over > _EPS_TOL * max(eps, 1.0):
                 log.debug("%s returned points %.3g outside eps; projected", self.name, over)
             delta = project(delta, eps, self.norm)
-        return target.clip(x + delta)
+        return target.clip(target.constrain(x, x + delta))
 
     def _verify(
         self,
