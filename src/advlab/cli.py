@@ -48,9 +48,9 @@ def list_cmd(
     what: Annotated[str, typer.Argument(help="attacks | defenses | datasets | all")] = "all",
 ) -> None:
     """List attacks, defenses and datasets with one-line descriptions and papers."""
-    import advlab.data  # noqa: F401
-    import advlab.defenses  # noqa: F401
-    from advlab.registry import DATASETS, DEFENSES, all_attacks, get_dataset
+    from advlab.registry import BROKEN, DATASETS, DEFENSES, all_attacks, discover, get_dataset
+
+    discover()
 
     if what in ("attacks", "all"):
         t = Table(title="attacks")
@@ -73,6 +73,13 @@ def list_cmd(
         for name in sorted(DATASETS):
             doc = (get_dataset(name).__doc__ or "").strip().splitlines()[0]
             t.add_row(name, doc)
+        out.print(t)
+    if BROKEN:
+        t = Table(title="broken plugins (could not be loaded)")
+        t.add_column("module")
+        t.add_column("reason")
+        for module, why in sorted(BROKEN.items()):
+            t.add_row(module, why)
         out.print(t)
     if what not in ("attacks", "defenses", "datasets", "all"):
         raise AdvlabError(f"unknown list {what!r}; expected attacks, defenses, datasets or all")

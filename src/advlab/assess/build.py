@@ -253,29 +253,13 @@ class _Rebound(TargetWrapper):
 
 
 # ---------------------------------------------------------------------------- attacks
-_LOADED = False
 
 
 def ensure_registry() -> None:
-    """Import every module under ``advlab.attacks`` and ``advlab.defenses`` once, so attacks
-    and defenses not yet exported by their package's ``__init__`` are registered too."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import pkgutil
+    """Discover every plugin (see :func:`advlab.registry.discover`)."""
+    from advlab.registry import discover
 
-    for pkg_name in ("advlab.attacks", "advlab.defenses"):
-        try:
-            pkg = importlib.import_module(pkg_name)
-        except Exception as exc:  # a broken plugin must not break assessments
-            log.debug("cannot import %s: %s", pkg_name, exc)
-            continue
-        for info in pkgutil.walk_packages(pkg.__path__, prefix=pkg_name + "."):
-            try:
-                importlib.import_module(info.name)
-            except Exception as exc:  # in-progress or optional-dependency modules
-                log.debug("skipping %s: %s", info.name, exc)
+    discover()
 
 
 def attack_class(name: str) -> type[Any]:
