@@ -203,11 +203,22 @@ def attack(
         err.print("[yellow]warning:[/] --max-queries is deprecated, use --query-budget")
         query_budget = max_queries
     cls = get_attack(name)
+    if getattr(cls, "kind", "") != "evasion":
+        raise AdvlabError(
+            f"{name} is a {getattr(cls, 'kind', '?')} attack; `advlab attack` runs evasion attacks "
+            "(use an assessment config for the other threats)"
+        )
+    params = {"norm": norm, "seed": seed, **_parse_params(param or [])}
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise AdvlabError(
+            f"{name}: unknown parameter(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(sorted(cls._param_names()))}"
+        )
     bundle = load_bundle(model)
     target = bundle.target(device=device, query_budget=query_budget)
     ds = load_dataset(dataset, seed=0)
     x, y = ds.x_test[:n], ds.y_test[:n]
-    params = {"norm": norm, "seed": seed, **_parse_params(param or [])}
     atk = cls(**params)
     eps_list = eps or [DEFAULT_EPS]
     sweep = atk.sweep(target, x, y, eps=eps_list)

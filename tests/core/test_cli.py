@@ -78,3 +78,19 @@ def test_unknown_attack_lists_valid_names(tmp_path, capsys, monkeypatch):
 def test_usage_error_exits_4(capsys):
     code, _, _ = run(["list", "--no-such-option"], capsys)
     assert code == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-a", "pgd", "--param", "stepz=3"], "unknown parameter(s) stepz"),
+        (["-a", "knockoff"], "runs evasion attacks"),
+    ],
+)
+def test_attack_usage_errors_are_one_line(tmp_path, capsys, monkeypatch, args, expected):
+    monkeypatch.chdir(tmp_path)
+    run(["train", "wine", "--out", "m.safetensors", "--epochs", "1", "-q"], capsys)
+    code, _, err = run(["attack", "m.safetensors", "wine", *args], capsys)
+    assert code == 2
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
