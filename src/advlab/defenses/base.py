@@ -22,6 +22,7 @@ class Defense(Attack):
     """
 
     kind: ClassVar[str] = "preprocess"
+    family: ClassVar[str] = "defense"
     threat: ClassVar[str] = "evasion"  # evasion | extraction | inference | poisoning
 
     def apply(self, target: Target) -> Target:

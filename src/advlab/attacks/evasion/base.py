@@ -42,6 +42,7 @@ class EvasionAttack(Attack):
     """
 
     kind: ClassVar[str] = "evasion"
+    family: ClassVar[str] = "evasion"
     requires: ClassVar[Access] = Access.GRADIENTS
     norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
     minimal: ClassVar[bool] = False

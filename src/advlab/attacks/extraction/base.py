@@ -119,6 +119,7 @@ class ExtractionAttack(Attack):
     """
 
     kind: ClassVar[str] = "extraction"
+    family: ClassVar[str] = "extraction"
     requires: ClassVar[Access] = Access.LABELS
     needs_data: ClassVar[bool] = False
 

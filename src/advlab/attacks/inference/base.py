@@ -135,6 +135,7 @@ class MembershipAttack(Attack):
     """Scores examples from :class:`Signals`; subclasses implement :meth:`score`."""
 
     kind: ClassVar[str] = "inference"
+    family: ClassVar[str] = "inference"
     requires: ClassVar[Access] = Access.SCORES
     needs_reference: ClassVar[bool] = False
 

@@ -120,6 +120,7 @@ class PoisoningAttack(Attack):
     """
 
     kind: ClassVar[str] = "poisoning"
+    family: ClassVar[str] = "poisoning"
     requires: ClassVar[Access] = Access.LABELS
 
     budget: float
