@@ -209,7 +209,7 @@ def main() -> None:
             "pgd-40": PGD(eps=EPS, steps=STEPS).run(target, x, y),
             "pgd-40x5": PGD(eps=EPS, steps=STEPS, restarts=5).run(target, x, y),
             "apgd-ce": APGD(eps=EPS, steps=100).run(target, x, y),
-            "apgd-t": APGDT(eps=EPS, steps=100).run(target, x, y),
+            "apgd_t": APGDT(eps=EPS, steps=100).run(target, x, y),
             "fab-t": FAB(eps=EPS, steps=100, n_target_classes=9).run(target, x, y),
             "autoattack": AutoAttack(eps=EPS).run(target, x, y),
         }

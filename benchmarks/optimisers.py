@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from advlab.assess.objective import ObjectiveAttack
+from advlab.attacks.evasion.objective import ObjectiveAttack
 from advlab.data import load_dataset
 from advlab.models import TrainConfig, build, train_model
 

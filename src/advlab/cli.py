@@ -45,44 +45,24 @@ def _setup(quiet: bool) -> None:
 
 @app.command("list")
 def list_cmd(
-    what: Annotated[str, typer.Argument(help="attacks | defenses | datasets | all")] = "all",
+    what: Annotated[
+        str,
+        typer.Argument(help="attacks | defenses | datasets | all | a family (evasion, ...)"),
+    ] = "all",
+    family: Annotated[
+        str | None, typer.Option("--family", help="only this family (evasion, defense, ...)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the metadata as JSON")] = False,
 ) -> None:
-    """List attacks, defenses and datasets with one-line descriptions and papers."""
-    from advlab.registry import BROKEN, DATASETS, DEFENSES, all_attacks, discover, get_dataset
+    """List plugins (family, tags, capability flags, paper link), datasets and broken plugins."""
+    from advlab.listing import listing, tables
 
-    discover()
-
-    if what in ("attacks", "all"):
-        t = Table(title="attacks")
-        for c in ("name", "kind", "access", "summary", "paper"):
-            t.add_column(c)
-        for name, cls in all_attacks().items():
-            t.add_row(name, cls.kind, cls.requires.name.lower(), cls.summary, cls.paper)
+    section = family or what
+    if as_json:
+        typer.echo(json.dumps(listing(section), indent=2))
+        return
+    for t in tables(section):
         out.print(t)
-    if what in ("defenses", "all"):
-        t = Table(title="defenses")
-        for c in ("name", "kind", "threat", "summary", "paper"):
-            t.add_column(c)
-        for name, cls in sorted(DEFENSES.items()):
-            t.add_row(name, cls.kind, getattr(cls, "threat", ""), cls.summary, cls.paper)
-        out.print(t)
-    if what in ("datasets", "all"):
-        t = Table(title="datasets")
-        t.add_column("name")
-        t.add_column("description")
-        for name in sorted(DATASETS):
-            doc = (get_dataset(name).__doc__ or "").strip().splitlines()[0]
-            t.add_row(name, doc)
-        out.print(t)
-    if BROKEN:
-        t = Table(title="broken plugins (could not be loaded)")
-        t.add_column("module")
-        t.add_column("reason")
-        for module, why in sorted(BROKEN.items()):
-            t.add_row(module, why)
-        out.print(t)
-    if what not in ("attacks", "defenses", "datasets", "all"):
-        raise AdvlabError(f"unknown list {what!r}; expected attacks, defenses, datasets or all")
 
 
 @app.command()
@@ -203,7 +183,7 @@ def attack(
         err.print("[yellow]warning:[/] --max-queries is deprecated, use --query-budget")
         query_budget = max_queries
     cls = get_attack(name)
-    if getattr(cls, "kind", "") != "evasion":
+    if getattr(cls, "family", "") != "evasion":
         raise AdvlabError(
             f"{name} is a {getattr(cls, 'kind', '?')} attack; `advlab attack` runs evasion attacks "
             "(use an assessment config for the other threats)"

@@ -8,7 +8,8 @@ registered with a ``register_*`` decorator. Its class attributes are its metadat
 ``family``
     one of :data:`advlab.taxonomy.FAMILIES`.
 ``paper`` / ``link``
-    citation, and a resolvable link (``arXiv:NNNN.NNNNN``, ``doi:...`` or an ``https://`` URL).
+    citation, and a resolvable link (``arXiv:NNNN.NNNNN``, ``doi:...`` or an ``https://`` URL);
+    when ``link`` is empty the first such link cited in ``paper`` is used.
 ``summary``
     one line.
 ``tags``
@@ -19,6 +20,8 @@ registered with a ``register_*`` decorator. Its class attributes are its metadat
     constructor arguments that make the plugin fast enough for the conformance kit.
 ``expected_failures``
     conformance check name -> reason; the kit marks those checks as expected failures.
+``aliases``
+    deprecated former names, still accepted by lookups with a warning.
 
 :func:`metadata` validates them into a :class:`PluginMeta`; the registry calls it when a
 plugin registers, so a plugin with bad metadata never appears half-registered.
@@ -32,7 +35,7 @@ import inspect
 import re
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from advlab.errors import ConfigError
 from advlab.taxonomy import FAMILIES, check_flag, check_tag
@@ -123,6 +126,19 @@ class Plugin:
     flags: ClassVar[frozenset[str]] = frozenset()
     fast_params: ClassVar[dict[str, Any]] = {}
     expected_failures: ClassVar[dict[str, str]] = {}
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Deprecated former names; lookups accept them with a warning."""
+
+    @classmethod
+    def derived_tags(cls) -> set[str]:
+        """Tags that follow from other attributes (family bases add access, norm, threat)."""
+        return set()
+
+    @classmethod
+    def has(cls, flag: str) -> bool:
+        """Whether the plugin declares capability ``flag`` (checked against the taxonomy)."""
+        check_flag(flag)
+        return flag in cls.flags
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -179,17 +195,25 @@ class Plugin:
 
 def metadata(cls: type[Any]) -> PluginMeta:
     """Validate and return a plugin class's metadata (raises ValueError naming the class)."""
+    link = cls.link
+    if not link:  # the first arXiv id / DOI / URL cited in ``paper``
+        found = _LINK.search(cls.paper or "")
+        link = found.group(0).rstrip(".,;)") if found else ""
     try:
         return PluginMeta(
             name=cls.name,
             family=cls.family,
             paper=cls.paper,
-            link=cls.link,
+            link=link,
             summary=cls.summary,
-            tags=frozenset(cls.tags),
+            tags=frozenset(cls.tags) | frozenset(cls.derived_tags()),
             flags=frozenset(cls.flags),
             fast_params=dict(cls.fast_params),
             expected_failures=dict(cls.expected_failures),
         )
-    except Exception as exc:
-        raise ValueError(f"plugin {cls.__module__}.{cls.__qualname__}: {exc}") from exc
+    except ValidationError as exc:
+        why = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ValueError(f"plugin {cls.__module__}.{cls.__qualname__}: {why}") from None

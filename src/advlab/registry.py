@@ -1,31 +1,42 @@
-"""Small dict registries with ``register_*`` decorators (attacks, defenses, datasets).
+"""Plugin registries with ``register_*`` decorators, one table per family, and datasets.
 
 Discovery: :func:`discover` imports every module under advlab's plugin packages (walked with
 :mod:`pkgutil`, so a new plugin file needs no other edit) and every module named in the
-``advlab.plugins`` entry-point group; the decorators fill the tables at import. A module that
-fails to import is remembered in :data:`BROKEN` and named when a lookup fails.
+``advlab.plugins`` entry-point group; the decorators fill the tables at import. Registration
+validates the plugin's metadata (:func:`advlab.plugin.metadata`): a plugin with bad metadata
+makes its module fail to import. A module that fails to import is remembered in
+:data:`BROKEN` and named by ``advlab list`` and when a lookup fails. Deprecated names
+(a plugin's ``aliases``) are accepted with a warning.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import pkgutil
+import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from advlab.errors import UnknownNameError
+from advlab.taxonomy import FAMILIES
 
 T = TypeVar("T")
 
 ATTACKS: dict[str, type[Any]] = {}
 DEFENSES: dict[str, type[Any]] = {}
+PLUGINS: dict[str, dict[str, type[Any]]] = {f: {} for f in FAMILIES}
+"""family -> name -> class. Attack families share their tables with :data:`ATTACKS`."""
 DATASETS: dict[str, Callable[..., Any]] = {}
+ALIASES: dict[str, str] = {}
+"""Deprecated name -> current name (any family)."""
 BROKEN: dict[str, str] = {}
 """Plugin modules that failed to import: module name -> reason."""
 
-PLUGIN_PACKAGES = ("advlab.attacks", "advlab.defenses", "advlab.data")
+PLUGIN_PACKAGES = ("advlab.attacks", "advlab.defenses", "advlab.data", "advlab.llm")
+"""Packages walked for plugins (a package that does not exist is skipped)."""
 ENTRY_POINT_GROUP = "advlab.plugins"
 
 log = logging.getLogger(__name__)
@@ -48,6 +59,8 @@ def discover() -> None:
         return
     _discovered = True
     for package in PLUGIN_PACKAGES:
+        if importlib.util.find_spec(package) is None:
+            continue
         pkg = _try_import(package)
         if pkg is None:
             continue
@@ -58,14 +71,24 @@ def discover() -> None:
         _try_import(ep.value.split(":")[0])
 
 
+def _qualname(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
 def _register(table: dict[str, Any], what: str) -> Callable[[T], T]:
     def deco(obj: T) -> T:
-        name = getattr(obj, "name", None) or getattr(obj, "__name__", "").lower()
-        if not name:
-            raise ValueError(f"cannot register a {what} without a name")
-        if name in table and table[name] is not obj:
-            raise ValueError(f"{what} {name!r} is registered twice")
-        table[name] = obj
+        from advlab.plugin import metadata
+
+        cls = cast(type[Any], obj)
+        meta = metadata(cls)  # raises ValueError naming the class and the problem
+        name = meta.name
+        prev = table.get(name)
+        if prev is not None and _qualname(prev) != _qualname(cls):
+            raise ValueError(f"{what} {name!r} is registered twice ({_qualname(prev)})")
+        table[name] = cls
+        PLUGINS[meta.family][name] = cls
+        for old in getattr(cls, "aliases", ()):
+            ALIASES[old] = name
         return obj
 
     return deco
@@ -73,6 +96,16 @@ def _register(table: dict[str, Any], what: str) -> Callable[[T], T]:
 
 register_attack = _register(ATTACKS, "attack")
 register_defense = _register(DEFENSES, "defense")
+
+
+def register_plugin(obj: T) -> T:
+    """Register a plugin of any family (probes, detectors, transforms, challenges, ...)."""
+    family = getattr(obj, "family", "")
+    if family in ("evasion", "extraction", "inference", "poisoning"):
+        return register_attack(obj)
+    if family == "defense":
+        return register_defense(obj)
+    return _register(PLUGINS.get(family, {}), family or "plugin")(obj)
 
 
 def register_dataset(name: str) -> Callable[[T], T]:
@@ -85,6 +118,12 @@ def register_dataset(name: str) -> Callable[[T], T]:
 
 def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
     key = name.strip().lower()
+    if key not in table and key in ALIASES and ALIASES[key] in table:
+        new = ALIASES[key]
+        msg = f"{what} name {key!r} is deprecated; use {new!r}"
+        warnings.warn(msg, DeprecationWarning, stacklevel=3)
+        log.warning(msg)
+        key = new
     if key not in table:
         valid = ", ".join(sorted(table))
         broken = "".join(f"; {m} could not be loaded ({why})" for m, why in sorted(BROKEN.items()))
@@ -110,7 +149,21 @@ def get_dataset(name: str) -> Callable[..., Any]:
     return _lookup(DATASETS, name, "dataset")  # type: ignore[no-any-return]
 
 
-def all_attacks(kind: str | None = None) -> dict[str, type[Any]]:
+def all_attacks(family: str | None = None) -> dict[str, type[Any]]:
     discover()
 
-    return {k: v for k, v in sorted(ATTACKS.items()) if kind is None or v.kind == kind}
+    return {k: v for k, v in sorted(ATTACKS.items()) if family is None or v.family == family}
+
+
+def all_plugins(family: str | None = None) -> dict[str, dict[str, type[Any]]]:
+    """family -> name -> class, for one family or all of them (sorted by name)."""
+    discover()
+    fams = [family] if family is not None else list(FAMILIES)
+    return {f: dict(sorted(PLUGINS.get(f, {}).items())) for f in fams}
+
+
+def get_plugin(family: str, name: str) -> type[Any]:
+    discover()
+    if family not in PLUGINS:
+        raise UnknownNameError(f"unknown plugin family {family!r}; valid: {', '.join(FAMILIES)}")
+    return _lookup(PLUGINS[family], name, family)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from advlab.assess.objective import OPTIMISERS, ObjectiveAttack
+from advlab.attacks.evasion.objective import OPTIMISERS, ObjectiveAttack
 from advlab.errors import ConfigError
 from advlab.results import Result
 from advlab.targets.base import ScoresOnly

@@ -303,7 +303,7 @@ def test_target_constrain_is_applied_by_the_evasion_projection() -> None:
     from assess_helpers import digits_target
 
     from advlab.assess.build import ImmutableFeatures
-    from advlab.assess.objective import ObjectiveAttack
+    from advlab.attacks.evasion.objective import ObjectiveAttack
     from advlab.targets.base import ScoresOnly
 
     target = ScoresOnly(ImmutableFeatures(digits_target("plain"), [3, 5]))

@@ -19,9 +19,9 @@ import torch
 from pydantic import BaseModel
 
 import advlab
-from advlab.attacks.base import Attack
 from advlab.attacks.evasion.base import EvasionAttack
 from advlab.meter import QueryMeter
+from advlab.plugin import Plugin
 from advlab.results import RESULT_TYPES, EvasionResult, Result
 from advlab.targets.base import Target
 from advlab.vocab import (
@@ -62,7 +62,7 @@ def _concrete(classes: list[type]) -> list[type]:
     return [c for c in classes if not inspect.isabstract(c) and c.__module__.startswith("advlab.")]
 
 
-PLUGINS = [c for c in _concrete(_subclasses(Attack)) if getattr(c, "name", "")]
+PLUGINS = [c for c in _concrete(_subclasses(Plugin)) if getattr(c, "name", "")]
 TARGETS = _concrete(_subclasses(Target))
 RESULTS = sorted(set(RESULT_TYPES.values()), key=lambda c: c.type_name)
 
@@ -144,7 +144,7 @@ def test_evasion_results_say_robust_accuracy_and_success():
 def test_one_eps_default(cls):
     """A fixed-budget evasion attack defaults to DEFAULT_EPS; a minimum-norm one to None."""
     default = inspect.signature(cls.__init__).parameters["eps"].default
-    if cls.minimal:
+    if cls.has("minimal_norm"):
         assert default is None
     else:
         assert default == DEFAULT_EPS

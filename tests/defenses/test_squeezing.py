@@ -103,7 +103,7 @@ def test_errors_and_registry(std_target: TorchClassifier, test_xy: XY) -> None:
     with pytest.raises(ConfigError, match="fpr"):
         FeatureSqueezing(fpr=1.5).fit(std_target, test_xy[0][:10])
     cls = get_defense("feature_squeezing")
-    assert cls is FeatureSqueezing and cls.kind == "detector" and cls.threat == "evasion"
+    assert cls is FeatureSqueezing and cls.role == "detector" and cls.threat == "evasion"
 
 
 def test_detection_result_json_round_trip(std_target: TorchClassifier, test_xy: XY) -> None:

@@ -157,7 +157,7 @@ def test_validation_and_registry(std_target: TorchClassifier) -> None:
         ("gaussian_noise", GaussianNoiseInput),
     ]:
         assert get_defense(name) is cls
-        assert cls.kind == "preprocess" and cls.threat == "evasion" and cls.paper and cls.summary
+        assert cls.role == "preprocess" and cls.threat == "evasion" and cls.paper and cls.summary
     d = BitDepthReduction(bits=5, bpda=True)
     assert d.get_params() == {"bits": 5, "bpda": True}
     assert d.clone(bits=2).get_params() == {"bits": 2, "bpda": True}

@@ -52,7 +52,7 @@ ALL = [
 @pytest.mark.parametrize("defense", ALL, ids=lambda d: d.name)
 def test_common_contract(defense, target, x) -> None:
     assert DEFENSES[defense.name] is type(defense)
-    assert defense.kind == "postprocess" and defense.threat == "extraction"
+    assert defense.role == "postprocess" and defense.threat == "extraction"
     d = defense.apply(target)
     assert d.output == "probs"
     assert d.access <= Access.SCORES

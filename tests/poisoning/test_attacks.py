@@ -219,6 +219,6 @@ def test_registered_with_metadata() -> None:
         "witches_brew",
     ):
         cls = reg[name]
-        assert cls.kind == "poisoning" and cls.paper and cls.summary
+        assert cls.family == "poisoning" and cls.paper and cls.summary
         inst = cls()
         assert inst.clone().get_params() == inst.get_params()

@@ -95,5 +95,5 @@ def test_defenses_registered() -> None:
         "data_augmentation",
     ):
         cls = DEFENSES[name]
-        assert cls.threat == "poisoning" and cls.kind in ("data", "detector", "training")
+        assert cls.threat == "poisoning" and cls.role in ("data", "detector", "training")
         assert cls.paper and cls.summary

@@ -36,7 +36,6 @@ from advlab.targets.base import LabelsOnly, ScoresOnly, Target, TargetWrapper
 
 log = logging.getLogger(__name__)
 
-EXTRA_ATTACKS = {"objective": "advlab.assess.objective:ObjectiveAttack"}
 """Attacks that live outside the registry but may be named in configs."""
 
 
@@ -263,12 +262,12 @@ def ensure_registry() -> None:
 
 
 def attack_class(name: str) -> type[Any]:
-    """A registered attack, an extra (``objective``) or an import path ``module:Class``."""
+    """A registered attack or an import path ``module:Class``."""
     from advlab.registry import get_attack
 
     ensure_registry()
 
-    path = EXTRA_ATTACKS.get(name.strip().lower(), name)
+    path = name
     if ":" in path:
         mod_name, cls_name = path.split(":", 1)
         try:

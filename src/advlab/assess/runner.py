@@ -92,7 +92,7 @@ def check_config(cfg: AssessmentConfig) -> None:
         except (AdvlabError, KeyError) as exc:
             problems.append(f"attacks.{i}.name: {exc}")
             continue
-        kind = getattr(cls, "kind", "")
+        kind = getattr(cls, "family", "")
         if kind and kind != cfg.threat_model.goal:
             problems.append(
                 f"attacks.{i}.name: {a.name} is a {kind} attack but the threat "

@@ -79,8 +79,11 @@ def is_iterative(rec: dict[str, Any]) -> bool:
 
 
 def is_fgsm(rec: dict[str, Any]) -> bool:
-    """The single-step baseline: the FGSM reference task or the suite's own FGSM."""
-    return _reference(rec) == "fgsm" or rec["task"]["attack_name"] == "fgsm"
+    """The single-step baseline: the FGSM reference task, or a gradient attack of the suite
+    whose class did not declare the ``iterative`` flag."""
+    t = rec["task"]
+    single_step = t.get("requires") == "gradients" and "iterative" not in (t.get("flags") or [])
+    return _reference(rec) == "fgsm" or single_step
 
 
 def _warn(

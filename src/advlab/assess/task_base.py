@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from advlab.access import Access
-from advlab.assess.build import attack_class, variant_target
+from advlab.assess.build import variant_target
 from advlab.assess.config import AssessmentConfig, DefenseSpec
 from advlab.assess.rundir import NotApplicable, Reference, Role, Task
 from advlab.errors import ConfigError
@@ -111,22 +111,23 @@ class TaskKind:
 
     goal: ClassVar[str] = ""
     verb: ClassVar[str] = ""
-    suite: ClassVar[dict[str, list[tuple[str, dict[str, Any]]]]] = {}
 
     def default_suite(self, cfg: AssessmentConfig) -> list[tuple[str, dict[str, Any]]]:
-        """Recommended (name, params) for the threat model, filtered to registered attacks
-        that the access level allows."""
+        """The recommended (name, params) for the threat model, read from the plugins' own
+        metadata: every attack of the goal's family whose ``suite_params`` name the threat
+        model's access level (and whose ``requires`` it allows), single-step before
+        iterative attacks, stronger access first, then by name."""
+        from advlab.registry import all_attacks
+
         access = Access.parse(cfg.threat_model.access)
-        out = []
-        for name, params in self.suite.get(cfg.threat_model.access, []):
-            try:
-                cls = attack_class(name)
-            except (ConfigError, KeyError, LookupError):
-                continue
-            if getattr(cls, "requires", Access.LABELS) > access:
-                continue
-            out.append((name, dict(params)))
-        return out
+        level = cfg.threat_model.access
+        chosen = [
+            cls
+            for cls in all_attacks(self.goal).values()
+            if level in cls.suite_params and cls.requires <= access
+        ]
+        chosen.sort(key=lambda c: (-int(c.requires), "iterative" in c.flags, c.name))
+        return [(c.name, dict(c.suite_params[level])) for c in chosen]
 
     def plan(self, cfg: AssessmentConfig, fingerprints: dict[str, str]) -> list[Task]:
         raise NotImplementedError  # pragma: no cover - abstract

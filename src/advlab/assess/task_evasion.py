@@ -65,17 +65,6 @@ def declared_access(cfg: AssessmentConfig, target: str) -> Access | None:
 class EvasionKind(TaskKind):
     goal = "evasion"
     verb = "run"
-    suite = {
-        "gradients": [
-            ("fgsm", {}),
-            ("pgd", {"steps": 40}),
-            ("apgd", {"loss": "ce", "steps": 50}),
-            ("apgd-t", {"steps": 50, "n_target_classes": 3}),
-            ("square", {}),
-        ],
-        "scores": [("square", {}), ("simba", {}), ("objective", {"optimiser": "random"})],
-        "labels": [("hopskipjump", {})],
-    }
 
     def plan(self, cfg: AssessmentConfig, fingerprints: dict[str, str]) -> list[Task]:
         pert = cfg.threat_model.perturbation
@@ -230,7 +219,7 @@ class EvasionKind(TaskKind):
                 f"threat model's budget is {per_point} per point",
             }
         y = torch.as_tensor(pts.y)
-        targeted = cfg.threat_model.targeted and getattr(cls, "supports_targeted", True)
+        targeted = cfg.threat_model.targeted and "targeted" in getattr(cls, "flags", ())
         if targeted:
             g = np.random.default_rng(task.seed)
             y = torch.as_tensor(

@@ -112,10 +112,8 @@ def small(d: dict[str, Any]) -> dict[str, Any]:
 class ExtractionKind(GenericKind):
     goal = "extraction"
     verb = "extract"
-    suite = {a: [("knockoff", {})] for a in ("gradients", "scores", "labels")}
 
 
 class InferenceKind(GenericKind):
     goal = "inference"
     verb = "infer"
-    suite = {a: [("loss-threshold", {}), ("lira", {})] for a in ("gradients", "scores")}

@@ -27,7 +27,6 @@ class PoisoningKind(GenericKind):
 
     goal = "poisoning"
     verb = "poison"
-    suite = {a: [("badnets", {})] for a in ("gradients", "scores", "labels")}
     victims = 1
 
     def _inputs(self, target: Any, pts: Points, seed: int) -> dict[str, Any]:

@@ -10,23 +10,34 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from advlab.attacks.base import Attack
+from advlab.plugin import Plugin
 from advlab.targets.base import Target, TargetWrapper
 
+ROLES = ("preprocess", "postprocess", "detector", "training", "data")
 
-class Defense(Attack):
-    """Metadata + the scikit-learn style constructor contract shared with attacks.
 
-    ``kind`` is one of ``preprocess`` | ``postprocess`` | ``detector`` | ``training`` |
-    ``data``. Target defenses implement :meth:`apply`.
+class Defense(Plugin):
+    """The plugin parameter contract plus a defense's ``role`` and ``threat``.
+
+    ``role`` is one of ``preprocess`` | ``postprocess`` | ``detector`` | ``training`` |
+    ``data``; ``threat`` is the attack family it defends against. Target defenses (flag
+    ``wraps_target``) implement :meth:`apply`.
     """
 
-    kind: ClassVar[str] = "preprocess"
+    role: ClassVar[str] = "preprocess"
     family: ClassVar[str] = "defense"
     threat: ClassVar[str] = "evasion"  # evasion | extraction | inference | poisoning
 
+    @classmethod
+    def derived_tags(cls) -> set[str]:
+        """``threat:`` from ``threat``; ``modality:any`` unless the class declares one."""
+        tags = {f"threat:{cls.threat}"}
+        if not any(t.startswith("modality:") for t in cls.tags):
+            tags.add("modality:any")
+        return tags
+
     def apply(self, target: Target) -> Target:
-        raise TypeError(f"{self.name} is a {self.kind} defense; it does not wrap targets")
+        raise TypeError(f"{self.name} is a {self.role} defense; it does not wrap targets")
 
 
 class DefendedTarget(TargetWrapper):

@@ -226,10 +226,11 @@ class QueryMonitor(Defense):
     """
 
     name = "query_monitor"
-    kind: ClassVar[str] = "detector"
+    role: ClassVar[str] = "detector"
     threat: ClassVar[str] = "extraction"
     paper = "Juuti et al. 2019, EuroS&P, arXiv:1805.02628 (PRADA)"
     summary = "Per-client query streams checked by PRADA; flag or block the client."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self, *, detector: PRADA | None = None, action: str = "flag") -> None:
         self.detector = detector

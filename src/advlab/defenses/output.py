@@ -78,7 +78,7 @@ class PostprocessedTarget(DefendedTarget):
         seed = getattr(defense, "seed", None)
         if seed is not None:
             self._generator = torch.Generator(device="cpu").manual_seed(int(seed))
-        self.deterministic = inner.deterministic and not defense.randomized
+        self.deterministic = inner.deterministic and not defense.has("randomized")
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         p = to_probs(self.inner._forward(x), self.inner.output)
@@ -94,10 +94,9 @@ class PostprocessedTarget(DefendedTarget):
 class OutputDefense(Defense):
     """Base of output-perturbation defenses: subclasses implement :meth:`postprocess`."""
 
-    kind: ClassVar[str] = "postprocess"
+    role: ClassVar[str] = "postprocess"
     threat: ClassVar[str] = "extraction"
     max_access: ClassVar[Access] = Access.SCORES
-    randomized: ClassVar[bool] = False
     """Whether the post-processing draws randomness (the target is then not deterministic)."""
 
     def _validate(self) -> None:
@@ -125,6 +124,7 @@ class Rounding(OutputDefense):
     name = "rounding"
     paper = "Tramer et al. 2016, USENIX Security (arXiv:1609.02943)"
     summary = "Round returned probabilities to a few decimals."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self, *, decimals: int = 1) -> None:
         self.decimals = decimals
@@ -150,6 +150,7 @@ class TopK(OutputDefense):
     name = "top_k"
     paper = "Tramer et al. 2016 (arXiv:1609.02943); Orekondy et al. 2019 (arXiv:1812.02766)"
     summary = "Return only the top-k probabilities, renormalised."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self, *, k: int = 1) -> None:
         self.k = k
@@ -175,6 +176,7 @@ class LabelOnlyOutput(OutputDefense):
     max_access = Access.LABELS
     paper = "Tramer et al. 2016 (arXiv:1609.02943)"
     summary = "Answer labels only (one-hot), no scores."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self) -> None:
         pass
@@ -200,7 +202,7 @@ class GaussianOutputNoise(OutputDefense):
     name = "gaussian_output_noise"
     paper = "output perturbation baseline (e.g. Orekondy et al. 2020, arXiv:1906.10908)"
     summary = "Add seeded Gaussian noise to returned probabilities."
-    randomized = True
+    flags = frozenset({"randomized", "wraps_target"})
 
     def __init__(self, *, sigma: float = 0.05, seed: int | None = 0) -> None:
         self.sigma = sigma
@@ -232,6 +234,7 @@ class ReverseSigmoid(OutputDefense):
     name = "reverse_sigmoid"
     paper = "Lee et al. 2019, arXiv:1806.00054"
     summary = "Reverse-sigmoid perturbation of the returned probabilities."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self, *, beta: float = 1.0, gamma: float = 0.1) -> None:
         self.beta = beta
@@ -271,6 +274,7 @@ class PredictionPoisoning(OutputDefense):
     name = "prediction_poisoning"
     paper = "Orekondy et al. 2020, ICLR, arXiv:1906.10908"
     summary = "MAD-argmax: perturb posteriors within an L1 budget, keeping the top-1 label."
+    flags = frozenset({"wraps_target"})
 
     def __init__(self, *, eps: float = 0.5) -> None:
         self.eps = eps

@@ -156,10 +156,11 @@ class RandomizedSmoothing(Defense):
     """
 
     name = "randomized_smoothing"
-    kind = "postprocess"
+    role = "postprocess"
     threat = "evasion"
     paper = "Cohen, Rosenfeld & Kolter 2019, ICML, arXiv:1902.02918"
     summary = "Randomized smoothing: Gaussian-noise majority vote with a certified L2 radius."
+    flags = frozenset({"randomized", "wraps_target"})
 
     @renamed_params(alpha="failure_probability")
     def __init__(

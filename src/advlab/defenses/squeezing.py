@@ -161,12 +161,14 @@ class FeatureSqueezing(Defense):
     """
 
     name = "feature_squeezing"
-    kind = "detector"
+    role = "detector"
     threat = "evasion"
     paper = "Xu, Evans & Qi 2018, NDSS, arXiv:1704.01155"
     summary = (
         "Feature squeezing: flag inputs whose prediction changes under bit-depth/median squeezing."
     )
+    flags = frozenset({"wraps_target"})
+    tags = frozenset({"modality:image"})
 
     def __init__(
         self,

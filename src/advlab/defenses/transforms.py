@@ -61,7 +61,7 @@ class TransformedTarget(DefendedTarget):
         super().__init__(inner, defense)
         self.transform = transform
         self.bpda = bool(bpda)
-        self.deterministic = inner.deterministic and not getattr(defense, "randomized", False)
+        self.deterministic = inner.deterministic and not defense.has("randomized")
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner._forward(self.transform(x))
@@ -153,10 +153,9 @@ def median_filter2d(x: torch.Tensor, kernel: int) -> torch.Tensor:
 class InputTransform(Defense):
     """Base of preprocessing defenses: subclasses build the transform for a target."""
 
-    kind: ClassVar[str] = "preprocess"
+    role: ClassVar[str] = "preprocess"
     threat: ClassVar[str] = "evasion"
     requires_images: ClassVar[bool] = False
-    randomized: ClassVar[bool] = False
     """Whether the transform draws randomness on every call (the target is then not
     deterministic)."""
 
@@ -188,6 +187,8 @@ class BitDepthReduction(InputTransform):
     summary = (
         "Bit-depth reduction: quantise inputs to 2^bits levels (masks gradients; BPDA breaks it)."
     )
+    flags = frozenset({"wraps_target"})
+    tags = frozenset({"modality:image"})
 
     def __init__(self, *, bits: int = 4, bpda: bool = False) -> None:
         self.bits = bits
@@ -213,6 +214,8 @@ class MedianSmoothing(InputTransform):
     name = "median_smoothing"
     paper = "Xu, Evans & Qi 2018 (Feature Squeezing), arXiv:1704.01155"
     summary = "Median smoothing: a 2-D median filter over image inputs (spatial smoothing)."
+    flags = frozenset({"wraps_target"})
+    tags = frozenset({"modality:image"})
 
     def __init__(self, *, kernel: int = 3, bpda: bool = False) -> None:
         self.kernel = kernel
@@ -245,7 +248,7 @@ class GaussianNoiseInput(InputTransform):
     name = "gaussian_noise"
     paper = "Cohen, Rosenfeld & Kolter 2019, arXiv:1902.02918; Xie et al. 2018, arXiv:1711.01991"
     summary = "Gaussian input noise: a randomized transform (evaluate with EOT)."
-    randomized = True
+    flags = frozenset({"randomized", "wraps_target"})
 
     def __init__(
         self, *, sigma: float = 0.1, clip: bool = True, seed: int | None = 0, bpda: bool = False

@@ -168,6 +168,8 @@ class APGD(EvasionAttack):
     norms = ("linf", "l2")
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Auto-PGD: PGD with an adaptive step size and momentum (CE or DLR loss)."
+    flags = frozenset({"iterative", "randomized", "targeted"})
+    suite_params = {"gradients": {"loss": "ce", "steps": 50}}
 
     def __init__(
         self,
@@ -225,12 +227,14 @@ class APGDT(EvasionAttack):
     """APGD-T: targeted DLR APGD against the ``n_target_classes`` most likely wrong classes,
     each on the points still robust. Untargeted in effect (success = misclassified)."""
 
-    name = "apgd-t"
+    name = "apgd_t"
+    aliases = ("apgd-t",)
     requires = Access.GRADIENTS
     norms = ("linf", "l2")
-    supports_targeted = False
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Targeted APGD with the DLR loss over the top wrong classes (AutoAttack's APGD-T)."
+    flags = frozenset({"iterative", "randomized"})
+    suite_params = {"gradients": {"steps": 50, "n_target_classes": 3}}
 
     def __init__(
         self,
@@ -270,7 +274,7 @@ class APGDT(EvasionAttack):
     ) -> torch.Tensor:
         assert eps is not None
         if target.num_classes < 4:
-            raise ConfigError("apgd-t needs at least 4 classes (targeted DLR loss)")
+            raise ConfigError("apgd_t needs at least 4 classes (targeted DLR loss)")
         order = target.logits(x).argsort(dim=1, descending=True)
         out = x.clone()
         todo = torch.arange(len(x), device=x.device)

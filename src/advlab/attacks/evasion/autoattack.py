@@ -45,9 +45,9 @@ class AutoAttack(EvasionAttack):
     name = "autoattack"
     requires = Access.GRADIENTS
     norms = ("linf", "l2")
-    supports_targeted = False
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Ensemble of APGD-CE, APGD-T, FAB-T and Square; per-point worst case."
+    flags = frozenset({"ensemble", "iterative", "randomized"})
 
     def __init__(
         self,

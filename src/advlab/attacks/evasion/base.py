@@ -37,16 +37,18 @@ class EvasionAttack(Attack):
     Subclass contract: set ``name``, ``requires``, ``norms``, ``paper``, ``summary``; store
     keyword-only constructor arguments including ``norm``, ``eps``, ``seed``, ``batch_size``
     (and ``restarts`` when meaningful); implement :meth:`_perturb`.
-    Minimum-norm attacks (C&W, DeepFool) set ``minimal = True``: ``eps=None`` is allowed and
+    Minimum-norm attacks (C&W, DeepFool) declare flag ``minimal_norm``: ``eps=None`` is allowed and
     a sweep is computed from one run's per-point norms.
     """
 
-    kind: ClassVar[str] = "evasion"
     family: ClassVar[str] = "evasion"
     requires: ClassVar[Access] = Access.GRADIENTS
     norms: ClassVar[tuple[str, ...]] = ("linf", "l2")
-    minimal: ClassVar[bool] = False
-    supports_targeted: ClassVar[bool] = True
+
+    @classmethod
+    def derived_tags(cls) -> set[str]:
+        """The family's tags plus ``norm:`` for every supported norm."""
+        return super().derived_tags() | {f"norm:{n}" for n in cls.norms}
 
     norm: str
     eps: float | None
@@ -71,7 +73,7 @@ class EvasionAttack(Attack):
         """Check constructor arguments; subclasses extend and call ``super()``."""
         check_norm(self.norm, self.norms)
         if self.eps is None:
-            if not self.minimal:
+            if not self.has("minimal_norm"):
                 raise ConfigError(f"{self.name}: eps is required")
         else:
             self._positive(eps=self.eps)
@@ -120,7 +122,7 @@ class EvasionAttack(Attack):
         q0, g0 = target.meter.snapshot()
         xt, yt = self._prepare(target, x, y, targeted)
         results: list[EvasionResult] = []
-        if self.minimal:
+        if self.has("minimal_norm"):
             base = self.clone(eps=None)._execute(  # type: ignore[attr-defined]
                 target, xt, yt, targeted=targeted, eps=None, skip=None
             )
@@ -154,7 +156,7 @@ class EvasionAttack(Attack):
         self, target: Target, x: Any, y: Any, targeted: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
         self._validate()
-        if targeted and not self.supports_targeted:
+        if targeted and not self.has("targeted"):
             raise ConfigError(f"{self.name} has no targeted mode")
         target.require(self.requires, self.name)
         xt = target.check_inputs(x)
@@ -202,7 +204,7 @@ class EvasionAttack(Attack):
             todo = (clean_correct & ~success).nonzero().flatten()
             attacked = n - len(todo)
             # a minimum-norm attack runs its own restarts (they also shrink broken points' norms)
-            restarts = 1 if self.minimal else int(getattr(self, "restarts", 1))
+            restarts = 1 if self.has("minimal_norm") else int(getattr(self, "restarts", 1))
             with progress_bar(f"{self.name}", len(todo)) as advance:
                 for start in range(0, len(todo), self.batch_size):
                     idx = todo[start : start + self.batch_size]

@@ -38,9 +38,9 @@ class CarliniWagnerL2(EvasionAttack):
     name = "cw"
     requires = Access.GRADIENTS
     norms = ("l2",)
-    minimal = True
     paper = "Carlini & Wagner 2017, arXiv:1608.04644"
     summary = "C&W L2: minimum-norm optimisation attack in tanh space with a binary search on c."
+    flags = frozenset({"iterative", "minimal_norm", "targeted"})
 
     @renamed_params(lr="step_size")
     def __init__(

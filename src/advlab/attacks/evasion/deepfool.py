@@ -33,10 +33,9 @@ class DeepFool(EvasionAttack):
     name = "deepfool"
     requires = Access.GRADIENTS
     norms = ("l2", "linf")
-    minimal = True
-    supports_targeted = False
     paper = "Moosavi-Dezfooli et al. 2016, arXiv:1511.04599"
     summary = "DeepFool: steps to the nearest linearised decision boundary (minimum norm)."
+    flags = frozenset({"iterative", "minimal_norm"})
 
     def __init__(
         self,

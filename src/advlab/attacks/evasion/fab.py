@@ -113,9 +113,9 @@ class FAB(EvasionAttack):
     name = "fab"
     requires = Access.GRADIENTS
     norms = ("linf", "l2")
-    minimal = True
     paper = "Croce & Hein 2020, arXiv:1907.02044"
     summary = "Fast Adaptive Boundary attack: minimum-norm, projects onto linearised boundaries."
+    flags = frozenset({"iterative", "minimal_norm", "randomized", "targeted"})
 
     @renamed_params(
         n_restarts="restarts", alpha_max="max_bias", eta="extrapolation", beta="backward_step"

@@ -28,6 +28,8 @@ class FGSM(EvasionAttack):
     norms = ("linf", "l2", "l1")
     paper = "Goodfellow et al. 2015, arXiv:1412.6572"
     summary = "Fast gradient sign method: one signed-gradient step of size eps."
+    flags = frozenset({"targeted"})
+    suite_params = {"gradients": {}}
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ probes of every still-active point to the target in one call. Only ``target.labe
 Each point spends at most ``max_queries`` queries; a point stops when its budget would not
 cover the next gradient estimate plus a binary search, after ``steps`` iterations, or, when
 ``eps`` is given, as soon as it is within ``eps``. The smallest adversarial perturbation seen
-is returned (``minimal = True``: ``eps=None`` is allowed and a sweep reads its norms).
+is returned (flag ``minimal_norm``: ``eps=None`` is allowed and a sweep reads its norms).
 
 Example:
     >>> HopSkipJump(norm="l2", max_queries=2000).run(LabelsOnly(target), x, y).norms.median()
@@ -68,9 +68,10 @@ class HopSkipJump(EvasionAttack):
     name = "hopskipjump"
     requires = Access.LABELS
     norms = ("l2", "linf")
-    minimal = True
     paper = "Chen, Jordan & Wainwright 2020, arXiv:1904.02144"
     summary = "Decision-based minimum-norm attack: boundary search + gradient-direction estimates."
+    flags = frozenset({"iterative", "minimal_norm", "query_based", "randomized", "targeted"})
+    suite_params = {"labels": {}}
 
     def __init__(
         self,

@@ -57,6 +57,8 @@ class PGD(EvasionAttack):
     norms = ("linf", "l2", "l1")
     paper = "Madry et al. 2018, arXiv:1706.06083"
     summary = "Projected gradient descent with random start and restarts (multi-step FGSM)."
+    flags = frozenset({"iterative", "randomized", "targeted"})
+    suite_params = {"gradients": {"steps": 40}}
 
     def __init__(
         self,

@@ -88,6 +88,8 @@ class SimBA(EvasionAttack):
     norms = ("l2", "linf")
     paper = "Guo et al. 2019, arXiv:1905.07121"
     summary = "Greedy +-step along random pixel or low-frequency DCT directions (score-based)."
+    flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
+    suite_params = {"scores": {}}
 
     def __init__(
         self,

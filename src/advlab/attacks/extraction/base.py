@@ -118,10 +118,8 @@ class ExtractionAttack(Attack):
     attack has a minimum query cost, :meth:`min_queries`.
     """
 
-    kind: ClassVar[str] = "extraction"
     family: ClassVar[str] = "extraction"
     requires: ClassVar[Access] = Access.LABELS
-    needs_data: ClassVar[bool] = False
 
     seed: int | None
 
@@ -174,7 +172,7 @@ class ExtractionAttack(Attack):
         xt = None
         if x is not None:
             xt = target.check_inputs(x)
-        elif self.needs_data:
+        elif self.has("needs_data"):
             raise InputError(f"{self.name} needs attacker data x (a pool or seed set)")
         need = self.min_queries(target)
         remaining = target.meter.remaining

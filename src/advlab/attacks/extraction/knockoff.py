@@ -54,8 +54,6 @@ log = logging.getLogger(__name__)
 class SurrogateAttack(ExtractionAttack):
     """Shared knobs and helpers of surrogate-training attacks (Knockoff, Jacobian, active)."""
 
-    needs_data = True
-
     query_budget: int
     arch: str | dict[str, Any]
     epochs: int
@@ -156,6 +154,8 @@ class KnockoffNets(SurrogateAttack):
     requires = Access.LABELS
     paper = "Orekondy et al. 2019, CVPR, arXiv:1812.02766"
     summary = "Query a (surrogate-distribution) pool, train a copy on the answers."
+    flags = frozenset({"needs_data", "query_based", "randomized"})
+    suite_params = {"gradients": {}, "scores": {}, "labels": {}}
 
     @renamed_params(queries="query_budget")
     def __init__(

@@ -53,9 +53,9 @@ class TransferEvasion(ExtractionAttack):
 
     name = "transfer_evasion"
     requires = Access.LABELS
-    needs_data = True
     paper = "Papernot et al. 2017, arXiv:1602.02697; Juuti et al. 2019, arXiv:1805.02628"
     summary = "Adversarial examples crafted on the stolen copy, sent to the victim."
+    flags = frozenset({"needs_data", "needs_surrogate", "query_based", "randomized"})
 
     def __init__(
         self,
@@ -81,7 +81,7 @@ class TransferEvasion(ExtractionAttack):
         if not isinstance(self.n_adv, int) or self.n_adv < 1:
             raise ConfigError("transfer_evasion: n_adv must be a positive integer")
         cls = get_attack(self.extractor)
-        if getattr(cls, "kind", "") != "extraction" or cls is TransferEvasion:
+        if getattr(cls, "family", "") != "extraction" or cls is TransferEvasion:
             raise ConfigError(
                 f"transfer_evasion: {self.extractor!r} is not a surrogate extraction attack"
             )

@@ -39,11 +39,11 @@ from advlab.targets.base import Target
 @register_attack
 class AttributeInference(Attack):
     name = "attribute_inference"
-    kind: ClassVar[str] = "inference"
     family: ClassVar[str] = "inference"
     requires: ClassVar[Access] = Access.SCORES
     paper = "Fredrikson et al. 2014; Yeom et al. 2018, arXiv:1709.01604"
     summary = "Fill in each candidate value of a sensitive feature; keep the one the model likes."
+    flags = frozenset({"randomized"})
 
     def __init__(
         self,

@@ -134,10 +134,8 @@ class AttributeResult(Result):
 class MembershipAttack(Attack):
     """Scores examples from :class:`Signals`; subclasses implement :meth:`score`."""
 
-    kind: ClassVar[str] = "inference"
     family: ClassVar[str] = "inference"
     requires: ClassVar[Access] = Access.SCORES
-    needs_reference: ClassVar[bool] = False
 
     @abstractmethod
     def score(self, signals: Signals) -> np.ndarray:
@@ -149,7 +147,7 @@ class MembershipAttack(Attack):
         assessment's ``n``); signals come from the target alone. Attacks that need reference
         models (LiRA, RMIA, Shokri) say so: run them through the Python API with
         :class:`ReferenceModels` instead."""
-        if self.needs_reference:
+        if self.has("needs_reference_models"):
             raise ConfigError(
                 f"{self.name} needs reference models trained like the target; the assessment "
                 "runner provides none: use advlab.attacks.inference.ReferenceModels"

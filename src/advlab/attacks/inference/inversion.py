@@ -56,11 +56,11 @@ def _neg_log_prob(c: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
 @register_attack
 class MIFace(Attack):
     name = "miface"
-    kind: ClassVar[str] = "inference"
     family: ClassVar[str] = "inference"
     requires: ClassVar[Access] = Access.GRADIENTS
     paper = "Fredrikson et al. 2015, doi:10.1145/2810103.2813677"
     summary = "Reconstruct a class representative by gradient descent on the input."
+    flags = frozenset({"iterative", "randomized"})
 
     def __init__(
         self,

@@ -128,6 +128,7 @@ class LabelOnlyBoundary(MembershipAttack):
     requires = Access.LABELS
     paper = "Choquette-Choo et al. 2021, arXiv:2007.14321"
     summary = "Distance to the decision boundary from label queries (members lie farther away)."
+    flags = frozenset({"iterative", "query_based", "randomized"})
 
     def __init__(
         self,

@@ -78,7 +78,7 @@ class RMIA(MembershipAttack):
     name = "rmia"
     paper = "Zarifzadeh et al. 2024, arXiv:2312.03262"
     summary = "Pairwise likelihood ratio of x against population samples z, via reference models."
-    needs_reference = True
+    flags = frozenset({"needs_reference_models"})
 
     def __init__(
         self,

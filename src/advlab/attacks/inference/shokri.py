@@ -86,7 +86,7 @@ class ShokriAttack(MembershipAttack):
     name = "shokri"
     paper = "Shokri et al. 2017, arXiv:1610.05820"
     summary = "Per-class attack classifiers trained on shadow models' IN/OUT prediction vectors."
-    needs_reference = True
+    flags = frozenset({"needs_reference_models", "randomized"})
 
     def __init__(
         self,
@@ -143,7 +143,7 @@ class MLLeaks(MembershipAttack):
     name = "ml_leaks"
     paper = "Salem et al. 2019, arXiv:1806.01246"
     summary = "One shadow model, one attack classifier on the top-3 sorted posteriors."
-    needs_reference = True
+    flags = frozenset({"needs_reference_models", "randomized"})
 
     def __init__(
         self, *, n_shadow: int = 1, top_k: int = 3, attack_model: str = "mlp", seed: int = 0

@@ -39,6 +39,7 @@ class LossThreshold(_ThresholdAttack):
     name = "loss_threshold"
     paper = "Yeom et al. 2018, arXiv:1709.01604"
     summary = "Members have lower loss: score = -cross-entropy(f(x), y)."
+    suite_params = {"gradients": {}, "scores": {}}
 
     def score(self, signals: Signals) -> np.ndarray:
         signals.require_scores(self.name)

@@ -123,6 +123,9 @@ class BadNets(_Backdoor):
     name = "badnets"
     paper = "Gu et al. 2017, arXiv:1708.06733"
     summary = "Patch-trigger backdoor (BadNets), all-to-one or all-to-all."
+    flags = frozenset({"randomized"})
+    tags = frozenset({"modality:image"})
+    suite_params = {"gradients": {}, "scores": {}, "labels": {}}
 
     def __init__(
         self,
@@ -188,6 +191,7 @@ class Blended(_Backdoor):
     name = "blended"
     paper = "Chen et al. 2017, arXiv:1712.05526"
     summary = "Blended whole-image trigger backdoor (noise pattern mixed in with weight alpha)."
+    flags = frozenset({"randomized"})
 
     @renamed_params(alpha="opacity")
     def __init__(

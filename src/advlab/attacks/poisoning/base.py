@@ -119,7 +119,6 @@ class PoisoningAttack(Attack):
     and :meth:`_check_class` for validation.
     """
 
-    kind: ClassVar[str] = "poisoning"
     family: ClassVar[str] = "poisoning"
     requires: ClassVar[Access] = Access.LABELS
 

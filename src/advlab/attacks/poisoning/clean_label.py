@@ -42,6 +42,8 @@ class CleanLabel(PoisoningAttack):
     requires = Access.GRADIENTS
     paper = "Turner et al. 2019, arXiv:1912.02771"
     summary = "Label-consistent backdoor: adversarially perturbed target-class points + trigger."
+    flags = frozenset({"iterative", "randomized"})
+    tags = frozenset({"modality:image"})
 
     def __init__(
         self,

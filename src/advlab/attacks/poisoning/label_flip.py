@@ -41,7 +41,9 @@ class LabelFlip(PoisoningAttack):
 
     name = "label_flip"
     paper = "Biggio et al. 2011 (random); Xiao et al. 2012 (greedy, linear models)"
+    link = "doi:10.3233/978-1-61499-098-7-870"
     summary = "Flip a budget of training labels: random, a class pair, or greedy loss-maximising."
+    flags = frozenset({"randomized"})
 
     def __init__(
         self,

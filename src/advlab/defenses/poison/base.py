@@ -108,7 +108,7 @@ def representations(
 class PoisonDetector(Defense):
     """Base of data-level detectors (``kind = "detector"``, ``threat = "poisoning"``)."""
 
-    kind: ClassVar[str] = "detector"
+    role: ClassVar[str] = "detector"
     threat: ClassVar[str] = "poisoning"
 
     def detect(

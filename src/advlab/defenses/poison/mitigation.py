@@ -31,10 +31,11 @@ class DataAugmentation(Defense):
     """
 
     name = "data_augmentation"
-    kind: ClassVar[str] = "training"
+    role: ClassVar[str] = "training"
     threat: ClassVar[str] = "poisoning"
     paper = "Borgnia et al. 2021, arXiv:2011.09527"
     summary = "Train with random shifts / noise to blunt poisons and backdoors."
+    flags = frozenset({"training_time"})
 
     def __init__(self, *, augment: str = "shift") -> None:
         self.augment = augment
@@ -52,10 +53,11 @@ class DPSGDMitigation(Defense):
     """Train the victim with DP-SGD via ``advlab.models.dp`` (optional extra: opacus)."""
 
     name = "dp_sgd_poisoning"
-    kind: ClassVar[str] = "training"
+    role: ClassVar[str] = "training"
     threat: ClassVar[str] = "poisoning"
     paper = "Ma, Zhu & Hsu 2019, arXiv:1903.09860 (DP as a poisoning defense)"
     summary = "Differentially private training bounds each poison's influence."
+    flags = frozenset({"training_time"})
 
     def __init__(self, *, noise_multiplier: float = 1.0, max_grad_norm: float = 1.0) -> None:
         self.noise_multiplier = noise_multiplier

@@ -70,10 +70,11 @@ class NeuralCleanse(Defense):
     """
 
     name = "neural_cleanse"
-    kind = "detector"
+    role = "detector"
     threat = "poisoning"
     paper = "Wang et al. 2019, IEEE S&P, doi:10.1109/SP.2019.00031"
     summary = "Reverse-engineer the smallest trigger per label; MAD anomaly index > 2 flags it."
+    flags = frozenset({"data_level", "randomized"})
 
     @renamed_params(lr="step_size")
     def __init__(

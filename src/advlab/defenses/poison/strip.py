@@ -48,10 +48,11 @@ class Strip(Defense):
     """
 
     name = "strip"
-    kind = "detector"
+    role = "detector"
     threat = "poisoning"
     paper = "Gao et al. 2019, arXiv:1902.06531"
     summary = "Flag inputs whose predictions stay confident under superimposed clean inputs."
+    flags = frozenset({"data_level", "randomized"})
 
     def __init__(self, *, n_overlay: int = 20, frr: float = 0.05, seed: int = 0) -> None:
         self.n_overlay = n_overlay

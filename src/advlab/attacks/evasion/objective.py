@@ -41,6 +41,7 @@ import torch
 from advlab.access import Access
 from advlab.attacks.evasion.base import EvasionAttack
 from advlab.errors import ConfigError
+from advlab.registry import register_attack
 from advlab.results import EvasionResult
 from advlab.targets.base import Target
 
@@ -312,6 +313,7 @@ class ObjectiveResult(EvasionResult):
     queries_to_success: list[int | None] = field(default_factory=list)
 
 
+@register_attack
 class ObjectiveAttack(EvasionAttack):
     """Gradient-free optimisation of the margin (or any objective) under a query budget.
 
@@ -336,6 +338,8 @@ class ObjectiveAttack(EvasionAttack):
         "Black-box optimisation of any objective (random search, NES, "
         "CMA-ES, differential evolution, Bayesian) under a query budget."
     )
+    flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
+    suite_params = {"scores": {"optimiser": "random"}}
 
     _queries_to_success: list[int | None]  # set on the private copy a run works on
 
@@ -486,7 +490,9 @@ class ObjectiveAttack(EvasionAttack):
                 m = true - best if targeted else best - true
                 return m.double().cpu().numpy()  # type: ignore[no-any-return]
 
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+            seed = int(
+                torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device)
+            )
             res = self.clone(eps=eps).optimise(  # type: ignore[attr-defined]
                 margin,
                 x[i].reshape(-1).cpu().numpy(),
