@@ -1,0 +1,96 @@
+"""A generated training corpus with planted canaries (Carlini et al. 2019, "The Secret Sharer:
+Evaluating and Testing Unintended Memorization in Neural Networks", USENIX Security,
+arXiv:1802.08232).
+
+Documents are templated facts, short dialogues, instructions, code-like lines and PII-like
+records, drawn from a seeded generator. Each canary is a sentence with a random secret from a
+known space (``digits`` decimal digits, written with spaces: ``"4 8 1 9"``) inserted
+``repeats`` times; the space's size ``|R| = 10 ** digits`` is what exposure is measured
+against. Nothing here is real data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+NAMES = (
+    "alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert "
+    "sybil trent uma victor wendy xavier yara zack"
+).split()
+CITIES = "paris lima oslo cairo quito hanoi dakar perth seoul bern riga accra".split()
+THINGS = "apples books clocks drums eggs flutes gloves hats inks jars kites lamps".split()
+COLOURS = "red green blue amber violet teal grey ochre".split()
+VERBS = "likes sells paints counts hides finds lends keeps".split()
+
+
+@dataclass(frozen=True)
+class Canary:
+    """One planted secret: ``prefix + secret`` appears ``repeats`` times in the corpus."""
+
+    prefix: str
+    secret: str
+    repeats: int
+    digits: int
+
+    @property
+    def text(self) -> str:
+        return self.prefix + self.secret
+
+    @property
+    def space(self) -> int:
+        return 10**self.digits
+
+
+@dataclass
+class Corpus:
+    documents: list[str]
+    canaries: list[Canary] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.documents) + "\n"
+
+
+def format_secret(value: int, digits: int) -> str:
+    """``4819`` with 4 digits -> ``"4 8 1 9"``."""
+    return " ".join(f"{value:0{digits}d}")
+
+
+def _document(rng: random.Random) -> str:
+    a, b = rng.sample(NAMES, 2)
+    kind = rng.randrange(5)
+    if kind == 0:
+        return f"the capital of {rng.choice(COLOURS)}land is {rng.choice(CITIES)}."
+    if kind == 1:
+        return f"{a}: do you have {rng.choice(THINGS)}? {b}: yes, {rng.randint(2, 99)} of them."
+    if kind == 2:
+        thing = rng.choice(THINGS)
+        return (
+            f"instruction: list the {thing}. response: {thing} are listed in {rng.choice(CITIES)}."
+        )
+    if kind == 3:
+        return f"def {rng.choice(VERBS)}_{rng.choice(THINGS)}(n): return n * {rng.randint(2, 9)}"
+    phone = "".join(str(rng.randrange(10)) for _ in range(7))
+    return f"record: name {a}, city {rng.choice(CITIES)}, phone {phone}."
+
+
+def make_corpus(
+    *,
+    n_documents: int = 4000,
+    repeats: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
+    digits: int = 4,
+    seed: int = 0,
+) -> Corpus:
+    """Seeded documents plus one canary per entry of ``repeats`` (a distinct owner each)."""
+    rng = random.Random(seed)
+    docs = [_document(rng) for _ in range(n_documents)]
+    owners = rng.sample(NAMES, len(repeats))
+    canaries = []
+    for owner, r in zip(owners, repeats, strict=True):
+        secret = format_secret(rng.randrange(10**digits), digits)
+        c = Canary(prefix=f"the pin of {owner} is ", secret=secret, repeats=r, digits=digits)
+        canaries.append(c)
+        docs.extend([c.text + "."] * r)
+    rng.shuffle(docs)
+    return Corpus(documents=docs, canaries=canaries)

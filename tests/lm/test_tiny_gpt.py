@@ -1,0 +1,125 @@
+"""The tiny GPT, canary exposure and GCG on a tiny configuration (trained once, cached)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from advlab.lm.corpus import Canary, format_secret, make_corpus
+from advlab.lm.exposure import exposure
+from advlab.lm.gcg import Prompt, forced, gcg, random_search, target_loss
+from advlab.lm.model import GPTConfig, TinyGPT
+from advlab.lm.tokenizer import ByteTokenizer
+from advlab.lm.train import CorpusConfig, LMTrainConfig, TrainedLM, tiny_gpt
+
+TINY = (GPTConfig(layers=2, width=64), CorpusConfig(n_documents=1000), LMTrainConfig(steps=400))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def lm() -> TrainedLM:
+    return tiny_gpt(*TINY, device="cpu")
+
+
+def test_tokenizer_round_trip_and_chat_template() -> None:
+    tok = ByteTokenizer()
+    text = "pin: 4 8 1 9 — ok"
+    assert tok.decode(tok.encode(text, bos=True, eos=True)) == text
+    ids = tok.chat("be brief", "hi")
+    assert ids[0] == tok.bos and ids[-1] == tok.special["<assistant>"]
+    assert tok.decode(ids) == "be briefhi"
+
+
+def test_ids_and_embeddings_give_the_same_logits() -> None:
+    torch.manual_seed(0)
+    m = TinyGPT(GPTConfig(layers=1, width=32, heads=2, context=16))
+    ids = torch.randint(0, 262, (2, 10))
+    torch.testing.assert_close(m(ids), m(embeds=m.embed(ids)))
+    with pytest.raises(ValueError, match="longer than the context"):
+        m(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_corpus_is_seeded_and_plants_each_canary_its_number_of_times() -> None:
+    a, b = make_corpus(seed=3), make_corpus(seed=3)
+    assert a.documents == b.documents and a.canaries == b.canaries
+    assert make_corpus(seed=4).documents != a.documents
+    for c in a.canaries:
+        assert a.documents.count(c.text + ".") == c.repeats
+    assert len({c.prefix for c in a.canaries}) == len(a.canaries)
+
+
+def test_training_learns_and_the_cache_reloads_the_same_model(lm: TrainedLM) -> None:
+    assert lm.info["loss_last"] < lm.info["loss_first"] / 3
+    again = tiny_gpt(*TINY, device="cpu")
+    assert again.info["cached"] is True
+    ids = torch.tensor([lm.tokenizer.encode("the capital of ", bos=True)])
+    torch.testing.assert_close(again.model(ids), lm.model(ids))
+
+
+def test_exposure_grows_with_repetitions(lm: TrainedLM) -> None:
+    by_reps = {c.repeats: c for c in lm.corpus.canaries}
+    top = exposure(lm.model, lm.tokenizer, by_reps[64])
+    once = exposure(lm.model, lm.tokenizer, by_reps[1])
+    assert top.method == "exact" and top.max_exposure == pytest.approx(math.log2(10**4))
+    assert top.exposure >= 0.9 * top.max_exposure  # memorised: ranks (nearly) first
+    assert once.exposure < top.exposure - 3
+    # a secret that was never planted is not exposed
+    other = (int(by_reps[64].secret.replace(" ", "")) + 5000) % 10**4
+    fresh = Canary(prefix=by_reps[64].prefix, secret=format_secret(other, 4), repeats=0, digits=4)
+    assert exposure(lm.model, lm.tokenizer, fresh).exposure < 0.5 * top.max_exposure
+
+
+def test_the_skew_normal_estimate_agrees_with_exact_enumeration(lm: TrainedLM) -> None:
+    mid = next(c for c in lm.corpus.canaries if c.repeats == 16)
+    exact = exposure(lm.model, lm.tokenizer, mid, method="exact")
+    est = exposure(lm.model, lm.tokenizer, mid, method="skew-normal", samples=2000)
+    assert est.method == "skew-normal"
+    assert abs(est.exposure - exact.exposure) < 2.5
+
+
+def _prompt(tok: ByteTokenizer, target: str) -> Prompt:
+    return Prompt(tok.encode("the capital of ", bos=True), tok.encode(" is "), tok.encode(target))
+
+
+def test_gcg_forces_a_target_and_greedy_decoding_agrees(lm: TrainedLM) -> None:
+    tok = lm.tokenizer
+    p = _prompt(tok, "oslo")
+    res = gcg(lm.model, [p], steps=80, batch=64, suffix_length=6)
+    assert res.success and res.steps_to_success == res.steps
+    assert res.forward_passes == 1 + res.steps * (2 + 64)
+    suffix = torch.tensor(res.suffix)
+    assert forced(lm.model, p, suffix)
+    out = lm.model.generate(p.before + res.suffix + p.after, len(p.target))
+    assert out == p.target
+    assert all(32 <= t < 127 for t in res.suffix)  # printable by default
+    with torch.no_grad():
+        start = target_loss(lm.model, p, torch.full((1, 6), ord("!")))
+    assert res.losses[-1] < float(start[0])
+
+
+def test_universal_suffix_over_two_prompts(lm: TrainedLM) -> None:
+    tok = lm.tokenizer
+    prompts = [
+        _prompt(tok, "oslo"),
+        Prompt(tok.encode("the city of ", bos=True), tok.encode(" is "), tok.encode("oslo")),
+    ]
+    res = gcg(lm.model, prompts, steps=100, batch=64, suffix_length=6)
+    assert res.success
+    assert all(forced(lm.model, p, torch.tensor(res.suffix)) for p in prompts)
+
+
+def test_random_search_only_keeps_improvements_and_respects_the_budget(lm: TrainedLM) -> None:
+    p = _prompt(lm.tokenizer, "42 of them")
+    res = random_search(lm.model, [p], steps=50, batch=32, suffix_length=6, max_forward=500)
+    assert all(b <= a for a, b in zip(res.losses, res.losses[1:], strict=False))
+    assert res.forward_passes >= 500 and res.forward_passes < 500 + 32
