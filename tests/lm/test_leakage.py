@@ -66,3 +66,26 @@ def test_extraction_finds_the_most_repeated_canary(lm: TrainedLM) -> None:
     assert run.precision["loss"][50] >= run.precision["random"][50]
     samples = generate_samples(lm.model, lm.tokenizer, 8, seed=5, length=16)
     assert samples == generate_samples(lm.model, lm.tokenizer, 8, seed=5, length=16)
+
+
+def test_the_final_layer_is_stolen_from_full_logits(lm: TrainedLM) -> None:
+    from advlab.lm.stealing import (
+        last_logits,
+        reachable_final_layer,
+        relative_error,
+        steal_final_layer,
+    )
+
+    model = lm.model.double()
+    try:
+        gen = torch.Generator().manual_seed(0)
+        prompts = torch.randint(32, 127, (200, 10), generator=gen)
+        stolen = steal_final_layer(last_logits(model, prompts))
+        h = model.cfg.width
+        assert stolen.hidden_dim == h - 1  # the final LayerNorm centres: one dimension less
+        assert relative_error(stolen.basis, reachable_final_layer(model)) < 1e-4
+        # too few queries cannot reveal the dimension: the spectrum has no drop
+        few = steal_final_layer(last_logits(model, prompts[: h // 2]))
+        assert few.hidden_dim < h - 1
+    finally:
+        model.float()
