@@ -188,7 +188,9 @@ def test_old_run_directories_render_byte_stable_without_a_new_verdict(
     for fmt in ("md", "html", "sarif", "junit"):
         assert render_text(res, fmt, base=run) == render_text(load_results(run), fmt, base=run)
     md = render_text(res, "md")
-    assert "INCONCLUSIVE" not in md
+    assert "INCONCLUSIVE" not in md and "## Summary" in md
+    summary = md.split("## Summary")[1].split("## Gates")[0]
+    assert ("clean acc" in summary) == (stored["goal"] == "evasion")  # no eps, no clean column
     # judged as the runner that wrote it judged it: by its gates
     failed = any(not g["passed"] for g in stored["gates"])
     expected = 2 if stored["counts"].get("error") else (1 if failed else 0)

@@ -116,13 +116,18 @@ def _summary(v: View) -> str:
             [
                 h.variant,
                 h.defense or "none",
-                _n(fmt(h.clean)),
+                *([_n(fmt(h.clean))] if eps else []),
                 *[_n(fmt(h.worst.get(e))) for e in eps],
                 _raw(f'<span class="v-{h.verdict.split()[0]}">{escape(h.verdict)}</span>'),
                 "; ".join(h.flags) or "none",
             ]
         )
-    head = ["target", "defense", "clean acc", *[f"worst case @ {e:g}" for e in eps]]
+    head = [
+        "target",
+        "defense",
+        *(["clean acc"] if eps else []),
+        *[f"worst case @ {e:g}" for e in eps],
+    ]
     return (
         '<section id="summary"><h2>Summary</h2><p class="muted">Worst case: a point counts as '
         "robust only if every attack of the suite failed on it.</p>"

@@ -27,14 +27,19 @@ def _header(v: View, results: dict[str, Any]) -> list[str]:
             [
                 h.variant,
                 h.defense or "none",
-                fmt(h.clean),
+                *([fmt(h.clean)] if eps else []),
                 *[fmt(h.worst.get(e)) for e in eps],
                 h.verdict,
                 "; ".join(h.flags) or "none",
             ]
             for h in v.headlines
         ]
-        head = ["target", "defense", "clean acc", *[f"worst case @ {e:g}" for e in eps]]
+        head = [
+            "target",
+            "defense",
+            *(["clean acc"] if eps else []),
+            *[f"worst case @ {e:g}" for e in eps],
+        ]
         out += ["## Summary", "", _table([*head, "verdict", "flags"], rows), ""]
     return out
 
