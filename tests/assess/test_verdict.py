@@ -198,3 +198,12 @@ def test_old_run_directories_render_byte_stable_without_a_new_verdict(
         expected = 3
     assert exit_code(res) == expected
     assert "not classified" in render_text(res, "html")
+
+
+def test_assess_command_exits_5_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write(tmp_path / "masked.yaml", masked_config())
+    assert cli_main(["assess", str(cfg), "--out", str(tmp_path / "run")]) == 5
+    err = capsys.readouterr().err
+    assert "verdict INCONCLUSIVE" in err and "zero-gradients" in err
