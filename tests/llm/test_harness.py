@@ -231,3 +231,22 @@ def test_api_key_never_reaches_logs_journal_or_cache(tmp_path, monkeypatch, capl
         text += wal.read_bytes().decode("latin-1")
     assert "harness:" in caplog.text and "HTTP 401" in journal.read_text()
     assert key not in text
+
+
+def test_harness_goes_through_its_rate_limiter():
+    clock = [0.0]
+
+    async def sleep(s: float) -> None:
+        clock[0] += s
+
+    limiter = RateLimiter(rpm=60, clock=lambda: clock[0], sleep=sleep)  # one a second
+    result = Harness(CallableTarget(lambda m, p: "ok"), concurrency=4, rate_limiter=limiter).run(
+        reqs(5)
+    )
+    assert result.completed == 5 and clock[0] == pytest.approx(4.0)
+    tokens = RateLimiter(tpm=60, clock=lambda: clock[0], sleep=sleep)  # one token a second
+    start = clock[0]
+    Harness(CallableTarget(lambda m, p: "a b c"), rate_limiter=tokens).run(reqs(2, "t"))
+    # the second request waits off the first one's debt: estimated 3 tokens, the answer's
+    # counts (3 prompt + 3 completion) settle it at 6
+    assert clock[0] - start == pytest.approx(6.0)

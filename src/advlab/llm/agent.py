@@ -18,6 +18,8 @@ the agent serves as an :class:`~advlab.llm.LLMTarget`).
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +28,7 @@ from urllib.parse import quote
 from advlab.llm import rules
 from advlab.llm.apps import ChatApp
 from advlab.llm.base import SyncMixin, text_completion
-from advlab.llm.types import Completion, Message, SamplingParams, ToolCall
+from advlab.llm.types import Completion, Message, SamplingParams, ToolCall, canonical_json
 
 TOOLS = ("read_email", "search_docs", "fetch_url", "send_email")
 
@@ -121,7 +123,8 @@ class Agent(SyncMixin):
 
     @property
     def identity(self) -> str:
-        return f"agent:{self.app.target().name}:{id(self.workspace):x}"
+        world = hashlib.sha256(canonical_json(dataclasses.asdict(self.workspace)).encode())
+        return f"agent:{self.app.target().name}:{world.hexdigest()[:12]}:{self.max_steps}"
 
     def run(self, task: str) -> AgentRun:
         """Carry out ``task`` (one user message) from a fresh copy of the workspace."""

@@ -115,8 +115,16 @@ class ChatApp:
         )
 
     def target(self, *, name: str | None = None) -> CallableTarget:
-        """This app as an LLM target (its identity names the weaknesses and the secret's hash)."""
-        tag = hashlib.sha256(canonical_json([self.secret, sorted(self.weaknesses)]).encode())
+        """This app as an LLM target (its identity hashes everything that shapes an answer)."""
+        shape = [
+            self.secret,
+            sorted(self.weaknesses),
+            self.name,
+            self.documents,
+            self.forbidden,
+            self.seed,
+        ]
+        tag = hashlib.sha256(canonical_json(shape).encode())
         return CallableTarget(self.respond, name=name or f"chatapp-{tag.hexdigest()[:12]}")
 
     # ------------------------------------------------------------------ responder

@@ -47,8 +47,17 @@ class SyncMixin:
         raise NotImplementedError
 
     def complete(self, messages: list[Message], params: SamplingParams | None = None) -> Completion:
-        """Run :meth:`acomplete` to completion in a fresh event loop."""
-        return asyncio.run(self.acomplete(list(messages), params or SamplingParams()))
+        """Run :meth:`acomplete` in a fresh event loop (closing its HTTP client after)."""
+
+        async def once() -> Completion:
+            try:
+                return await self.acomplete(list(messages), params or SamplingParams())
+            finally:
+                aclose = getattr(self, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return asyncio.run(once())
 
 
 Responder = Callable[

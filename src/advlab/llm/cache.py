@@ -2,8 +2,9 @@
 
 The key is :func:`advlab.llm.types.request_key`: SHA-256 of the target's identity, the
 messages and the sampling parameters (seed included). Only successful completions are
-stored (errors are not: a retry later may succeed). Values are the completion's JSON; no
-credential is part of a key or a value (a target's identity never holds one).
+stored (errors are not: a retry later may succeed). Values are the completion's JSON with
+registered secrets redacted; no credential is part of a key (a target's identity never
+holds one).
 
 Sampling at a temperature above zero without a seed is not deterministic: such a request is
 still cached (the cache then replays one sample); pass ``cache=None`` to the harness to
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from advlab.llm.types import Completion
+from advlab.secrets import redact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -66,7 +68,7 @@ class ResponseCache:
             self._db.execute(
                 "INSERT OR REPLACE INTO completions (key, target, completion, created) "
                 "VALUES (?, ?, ?, ?)",
-                (key, target, completion.model_dump_json(), time.time()),
+                (key, target, redact(completion.model_dump_json()), time.time()),
             )
 
     def __len__(self) -> int:

@@ -111,6 +111,9 @@ class Harness:
         max_response_chars: longest completion text kept (``None``: no cap).
         seed: seeds the backoff jitter.
         progress_every: seconds between progress log lines.
+        sleep: the backoff sleep (a seam for tests).
+        rate_limiter: a ready :class:`RateLimiter` (its own clock and sleep) instead of
+            ``rpm`` / ``tpm``; shared by every run of this harness.
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Harness:
         seed: int = 0,
         progress_every: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
@@ -153,6 +157,7 @@ class Harness:
         self.seed = seed
         self.progress_every = progress_every
         self._sleep = sleep
+        self.rate_limiter = rate_limiter
 
     def __repr__(self) -> str:
         return f"Harness({self.target!r}, concurrency={self.concurrency})"
@@ -170,7 +175,7 @@ class Harness:
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ConfigError(f"request ids must be unique in a run; {dup!r} repeats")
         done = self.journal.load() if (self.journal is not None and resume) else {}
-        self._limiter = RateLimiter(rpm=self.rpm, tpm=self.tpm, sleep=self._sleep)
+        self._limiter = self.rate_limiter or RateLimiter(rpm=self.rpm, tpm=self.tpm)
         self._sem = asyncio.Semaphore(self.concurrency)
         self._rng = random.Random(self.seed)
         self._stop: str | None = None

@@ -1,7 +1,7 @@
 """``advlab serve-llm``: the vulnerable apps behind an OpenAI-compatible API, with faults.
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``, ``POST /v1/completions``,
-``GET /health``. Models: ``level-0`` ... ``level-6`` (the Gandalf-style apps of
+``GET /health``, ``GET /stats`` (requests per endpoint and faults injected). Models: ``level-0`` ... ``level-6`` (the Gandalf-style apps of
 :mod:`advlab.llm.apps`) and ``agent-0`` ... ``agent-6`` (the tool agent of
 :mod:`advlab.llm.agent` on the demo workspace; its tool calls are reported in the extra
 field ``advlab_tool_calls`` of the message). Answers carry ``usage`` (whitespace token
@@ -303,7 +303,11 @@ def create_llm_app(
             }
         )
 
+    async def stats_route(request: Any) -> Any:
+        return JSONResponse({"requests": dict(stats.requests), "faults": dict(stats.faults)})
+
     app.add_route("/health", health, methods=["GET"])
+    app.add_route("/stats", stats_route, methods=["GET"])
     app.add_route("/v1/models", models, methods=["GET"])
     app.add_route("/v1/chat/completions", chat, methods=["POST"])
     app.add_route("/v1/completions", completions, methods=["POST"])

@@ -125,28 +125,30 @@ class HttpTransport:
         key = read_api_key(api_key_env)
         if key:
             self._headers["authorization"] = f"Bearer {key}"
-        self._clients: dict[int, Any] = {}
+        self._client_of: tuple[Any, Any] | None = None  # (event loop, httpx client)
 
     def __repr__(self) -> str:
         return f"HttpTransport({secrets.safe_url(self.base_url)!r})"
 
     def _client(self) -> Any:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(id(loop))
-        if client is None or client.is_closed:
-            httpx = import_httpx()
-            client = httpx.AsyncClient(timeout=self.timeout, headers=self._headers)
-            self._clients = {id(loop): client}  # a client belongs to the loop that made it
+        held = self._client_of
+        if held is not None and held[0] is loop and not held[1].is_closed:
+            return held[1]
+        httpx = import_httpx()
+        client = httpx.AsyncClient(timeout=self.timeout, headers=self._headers)
+        self._client_of = (loop, client)  # a client belongs to the loop that made it
         return client
 
     async def aclose(self) -> None:
-        """Close the client of the running loop (others are dropped)."""
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
-            try:
-                await client.aclose()
-            except RuntimeError:  # made on a loop that is gone
-                log.debug("dropped an httpx client of a closed event loop")
+        """Close the client (one made on another, finished event loop is dropped)."""
+        held, self._client_of = self._client_of, None
+        if held is None:
+            return
+        if held[0] is asyncio.get_running_loop():
+            await held[1].aclose()
+        else:
+            log.debug("dropped an httpx client of another event loop")
 
     async def post_json(self, path: str, body: dict[str, Any]) -> tuple[Any, int]:
         """POST ``body`` to ``base_url + path``; the decoded JSON answer and its size in bytes."""
