@@ -9,7 +9,11 @@ latency per answer (the time a real model would take), then with the harness:
    from the cache; the server's own request counter (``GET /stats``) shows what it received;
 3. restarts the server with 10% 429s (Retry-After 0), 5% timeouts (held 3 s, client
    deadline 1 s) and 5% truncated JSON, and runs ``--n`` requests at concurrency 16:
-   completed, failed, retries, requests the server received.
+   completed, failed, retries, requests the server received;
+4. runs ``--n`` requests at concurrency 4 with a journal in a child process, kills it with
+   SIGKILL once a quarter are journaled, resumes in this process and counts what the server
+   received on resume (must be ``n`` minus the completed ones) and whether the texts equal
+   an uninterrupted run's.
 
 Reproduce (about a minute on 2 cores):
     PYTHONPATH=src .venv/bin/python benchmarks/llm_harness.py --n 200 --latency 0.05
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from advlab.llm import Harness, OpenAIChatTarget, Request, user
+from advlab.llm import Harness, Journal, OpenAIChatTarget, Request, user
 
 
 def _free_port() -> int:
@@ -97,7 +102,46 @@ def run(root: str, reqs: list[Request], **kwargs: Any) -> dict[str, Any]:
     return out
 
 
+def kill_and_resume(root: str, n: int, tmp: str) -> dict[str, Any]:
+    """Kill -9 a journaled run a quarter of the way, resume it, count what is re-sent."""
+    journal = Path(tmp) / "journal.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--worker", root, str(journal), str(n)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not journal.exists() or len(journal.read_text().splitlines()) < n // 4:
+        if proc.poll() is not None:
+            raise RuntimeError("the worker ended before it was killed")
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    done = sum(a.ok for a in Journal(journal).load().values())
+    out = run(root, requests(n, "resume"), concurrency=4, journal=journal)
+    fresh = Harness(OpenAIChatTarget(f"{root}/v1", model="level-3")).run(requests(n, "resume"))
+    resumed = Harness(OpenAIChatTarget(f"{root}/v1", model="level-3"), journal=journal)
+    again = resumed.run(requests(n, "resume"))
+    return {
+        "completed_before_kill": done,
+        "server_received_on_resume": out["server_received"],
+        "completed_requests_resent": out["server_received"] - (n - done),
+        "resumed": out["resumed"],
+        "identical_to_uninterrupted": [a.text for a in again.attempts]
+        == [a.text for a in fresh.attempts],
+    }
+
+
+def worker(root: str, journal: str, n: int) -> None:
+    """The child of :func:`kill_and_resume`: a journaled run, killed part way."""
+    target = OpenAIChatTarget(f"{root}/v1", model="level-3")
+    Harness(target, concurrency=4, journal=journal).run(requests(n, "resume"))
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -110,6 +154,7 @@ def main() -> None:
         cache = Path(tmp) / "cache.sqlite"
         report["cache_cold"] = run(root, requests(args.n, "cache"), concurrency=16, cache=cache)
         report["cache_warm"] = run(root, requests(args.n, "cache"), concurrency=16, cache=cache)
+        report["kill_9_resume"] = kill_and_resume(root, args.n, tmp)
     faults = (
         "--rate-limit-rate", "0.10", "--retry-after", "0",
         "--timeout-rate", "0.05", "--hang", "3",

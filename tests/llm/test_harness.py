@@ -11,6 +11,7 @@ from advlab.errors import ConfigError
 from advlab.llm import (
     CallableTarget,
     Harness,
+    Journal,
     OpenAIChatTarget,
     Request,
     ResponseCache,
@@ -250,3 +251,23 @@ def test_harness_goes_through_its_rate_limiter():
     # the second request waits off the first one's debt: estimated 3 tokens, the answer's
     # counts (3 prompt + 3 completion) settle it at 6
     assert clock[0] - start == pytest.approx(6.0)
+
+
+def test_resume_keeps_final_errors_and_resends_transient_ones(tmp_path, shapes):
+    url, app = shapes
+    journal = tmp_path / "j.jsonl"
+    bad = [Request(id="bad", messages=(user("x"),))]
+    busy = [Request(id="busy", messages=(user("y"),))]
+    Harness(OpenAIChatTarget(f"{url}/list-body/v1", model="m"), journal=journal).run(bad)
+    Harness(OpenAIChatTarget(f"{url}/503-99/v1", model="m"), journal=journal, retries=0).run(busy)
+    records = Journal(journal).load()
+    assert records["bad"].final and not records["busy"].final
+    before = app.calls["list-body"], app.calls["503-99"]
+    again = Harness(OpenAIChatTarget(f"{url}/list-body/v1", model="m"), journal=journal).run(bad)
+    assert app.calls["list-body"] == before[0] and again.resumed == 1 and not again.attempts[0].ok
+    Harness(OpenAIChatTarget(f"{url}/503-99/v1", model="m"), journal=journal, retries=0).run(busy)
+    assert app.calls["503-99"] == before[1] + 1  # a transient failure is sent again
+    Harness(OpenAIChatTarget(f"{url}/list-body/v1", model="m"), journal=journal).run(
+        bad, retry_failed=True
+    )
+    assert app.calls["list-body"] == before[0] + 1

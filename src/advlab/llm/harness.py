@@ -15,8 +15,10 @@ returns a :class:`RunResult` whose ``attempts`` are in request order. On the way
 * **cache**: a successful completion is stored under its content key (target identity,
   messages, sampling parameters with the seed); a hit sends nothing;
 * **journal**: each finished request is appended to a JSONL file at once; with
-  ``resume=True`` a request whose id has a successful record with the same content key is
+  ``resume=True`` a request whose id has a completed record with the same content key is
   taken from the journal and not sent again (kill -9 loses only the requests in flight);
+  so is a final error (a rejected request, an answer of the wrong shape or size), while
+  transient failures and refused credentials are sent again;
 * **size cap**: a completion text longer than ``max_response_chars`` is cut and marked
   ``finish_reason="capped"`` (the transport refuses bodies over ``max_response_bytes``);
 * **deadline**: each call has a total deadline (``deadline`` seconds, ``None``: the
@@ -163,12 +165,21 @@ class Harness:
         return f"Harness({self.target!r}, concurrency={self.concurrency})"
 
     # ------------------------------------------------------------------ public
-    def run(self, requests: Iterable[Request], *, resume: bool = True) -> RunResult:
+    def run(
+        self, requests: Iterable[Request], *, resume: bool = True, retry_failed: bool = False
+    ) -> RunResult:
         """Blocking :meth:`arun`."""
-        return asyncio.run(self.arun(requests, resume=resume))
+        return asyncio.run(self.arun(requests, resume=resume, retry_failed=retry_failed))
 
-    async def arun(self, requests: Iterable[Request], *, resume: bool = True) -> RunResult:
-        """Send every request not already done; the attempts come back in request order."""
+    async def arun(
+        self, requests: Iterable[Request], *, resume: bool = True, retry_failed: bool = False
+    ) -> RunResult:
+        """Send every request not already done; the attempts come back in request order.
+
+        With ``resume`` (and a journal) a request with a final record of the same content
+        (a completion, or an error sending again cannot fix) is taken from the journal;
+        ``retry_failed`` resends the final errors too.
+        """
         todo = list(requests)
         ids = [r.id for r in todo]
         if len(set(ids)) != len(ids):
@@ -188,7 +199,7 @@ class Harness:
         identity = self.target.identity
         try:
             slots = await asyncio.gather(
-                *(self._one(r, identity, done.get(r.id), resume) for r in todo)
+                *(self._one(r, identity, done.get(r.id), resume, retry_failed) for r in todo)
             )
         finally:
             if self.journal is not None:
@@ -208,10 +219,16 @@ class Harness:
 
     # ------------------------------------------------------------------ one request
     async def _one(
-        self, req: Request, identity: str, previous: Attempt | None, resume: bool
+        self,
+        req: Request,
+        identity: str,
+        previous: Attempt | None,
+        resume: bool,
+        retry_failed: bool,
     ) -> Attempt | None:
         key = request_key(identity, req.messages, req.params)
-        if resume and previous is not None and previous.ok and previous.cache_key == key:
+        keep = previous is not None and previous.final and (previous.ok or not retry_failed)
+        if resume and keep and previous is not None and previous.cache_key == key:
             self._result.resumed += 1
             self._progress()
             return previous
@@ -247,6 +264,7 @@ class Harness:
                 status="error",
                 error=str(error),
                 error_kind=getattr(error, "kind", "error"),
+                final=not (getattr(error, "transient", False) or isinstance(error, LLMAuthError)),
                 tries=tries,
                 wall_s=wall,
                 **base,

@@ -4,8 +4,10 @@ Each finished request (a completion or a final error) is appended as one JSON li
 :class:`~advlab.llm.types.Attempt`) and flushed at once: a process killed at any moment
 loses at most the requests in flight, never a finished one. On resume, :meth:`Journal.load`
 reads the lines back (a torn last line is skipped) and the harness skips every request
-whose id already has a successful record with the same content key. Failed requests are
-journaled for the record and sent again on resume (``retry_errors=False`` keeps them).
+whose id already has a record with the same content key that is final: a completion, or an
+error that sending again cannot fix (a rejected request, an answer of the wrong shape or
+size). Transient failures (retries ran out on 429 / 5xx / timeouts) and refused
+credentials are sent again; ``Harness.arun(..., retry_failed=True)`` resends every error.
 """
 
 from __future__ import annotations

@@ -184,7 +184,9 @@ class Attempt(BaseModel):
 
     ``status`` is ``ok`` with a :class:`Completion` or ``error`` with a one-line ``error``;
     ``tries`` counts the HTTP attempts made (1 without retries, 0 for a cache hit);
-    ``cached`` is true when the answer came from the response cache.
+    ``cached`` is true when the answer came from the response cache; ``final`` is true
+    for a completion and for an error that sending again cannot fix (a resumed run keeps
+    those and resends the rest).
     """
 
     request_id: str
@@ -198,6 +200,7 @@ class Attempt(BaseModel):
     error_kind: str | None = None
     tries: int = 0
     cached: bool = False
+    final: bool = True
     started_at: float = 0.0
     wall_s: float = 0.0
     cache_key: str = ""
