@@ -38,7 +38,7 @@ def _worker(url: str, journal: Path, out: Path) -> subprocess.Popen[bytes]:
 def test_kill_9_then_resume_resends_no_completed_request(tmp_path):
     pytest.importorskip("fastapi")
     journal, out = tmp_path / "journal.jsonl", tmp_path / "out.json"
-    with start_llm_server(faults=Faults(latency_s=0.05)) as (url, stats):
+    with start_llm_server(faults=Faults(latency_s=0.1)) as (url, stats):
         proc = _worker(url, journal, out)
         deadline = time.monotonic() + 60
         while not journal.exists() or len(journal.read_text().splitlines()) < 10:

@@ -65,3 +65,19 @@ def test_agent_model_reports_tool_calls(llm_server):
     )
     calls = r.json()["choices"][0]["message"]["advlab_tool_calls"]
     assert [c["name"] for c in calls] == ["read_email", "send_email"]
+
+
+def test_serve_llm_prints_its_endpoints_and_binds_loopback(monkeypatch):
+    uvicorn = pytest.importorskip("uvicorn")
+    from advlab.cli import app
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: calls.append(kw))
+    result = CliRunner().invoke(app, ["serve-llm", "--port", "8123", "--error-rate", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "http://127.0.0.1:8123/v1/chat/completions" in result.output and "level-6" in result.output
+    )
+    assert calls == [{"host": "127.0.0.1", "port": 8123, "log_level": "warning"}]
+    refused = CliRunner().invoke(app, ["serve-llm", "--host", "0.0.0.0"])
+    assert isinstance(refused.exception, ConfigError) and not calls[1:]
