@@ -13,6 +13,7 @@ HERE = Path(__file__).parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from llm_servers import start_llm_server  # noqa: E402
 from shape_server import ShapeServer  # noqa: E402
 
 
@@ -25,23 +26,6 @@ def shapes() -> Iterator[tuple[str, ShapeServer]]:
     app = ShapeServer()
     with background_server(app) as url:
         yield url, app
-
-
-def start_llm_server(**kwargs: Any) -> Any:
-    """A context manager running ``create_llm_app(**kwargs)``; yields (v1 URL, stats)."""
-    from contextlib import contextmanager
-
-    from advlab.llm.server import ServerStats, create_llm_app
-    from advlab.serve import background_server
-
-    @contextmanager
-    def run() -> Iterator[tuple[str, ServerStats]]:
-        stats = ServerStats()
-        app = create_llm_app(stats=stats, **kwargs)
-        with background_server(app) as url:
-            yield f"{url}/v1", stats
-
-    return run()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import pytest
+from llm_servers import start_llm_server
 
 from advlab.errors import ConfigError
 from advlab.llm import (
@@ -19,7 +20,6 @@ from advlab.llm import (
     user,
 )
 from advlab.llm.ratelimit import RateLimiter, estimate_tokens
-from conftest import start_llm_server
 
 
 class Sleeps:

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from llm_servers import start_llm_server
 
 from advlab.llm import Harness, Journal, OpenAIChatTarget, Request, user
 from advlab.llm.server import Faults
-from conftest import start_llm_server
 
 HERE = Path(__file__).parent
 N = 40

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from llm_servers import start_llm_server
 from typer.testing import CliRunner
 
 from advlab.errors import ConfigError
 from advlab.llm import LLMAuthError, OpenAIChatTarget, RequestRejected, user
 from advlab.llm.server import Faults, check_host
-from conftest import start_llm_server
 
 
 def test_serve_llm_is_a_command():
