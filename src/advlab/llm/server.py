@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import math
 import os
 import random
 import threading
@@ -38,7 +37,7 @@ from advlab.errors import AdvlabError, ConfigError
 from advlab.llm.agent import Agent, demo_workspace
 from advlab.llm.apps import TOP_LEVEL, ChatApp
 from advlab.llm.openai_parse import content_text
-from advlab.llm.types import Message
+from advlab.llm.types import Message, SamplingParams
 
 _INSTALL_HINT = (
     "serve-llm needs fastapi and uvicorn; install them with: pip install 'advlab[serve]'"
@@ -207,7 +206,7 @@ def create_llm_app(
         prompt = messages[-1].content if messages else ""
         stats.received.append(prompt)
         if model in agents:
-            completion = await agents[model].acomplete(messages, _params())
+            completion = await agents[model].acomplete(messages, SamplingParams())
             calls = [c.model_dump(mode="json") for c in completion.tool_calls]
             return completion.text, calls
         return apps[model].respond(messages), []
@@ -236,7 +235,10 @@ def create_llm_app(
         assert body is not None
         try:
             messages = [
-                Message(role=m["role"], content=content_text(m.get("content"), "request"))
+                Message(
+                    role="system" if m["role"] == "developer" else m["role"],
+                    content=content_text(m.get("content"), "request"),
+                )
                 for m in body.get("messages", [])
             ]
         except (KeyError, TypeError, ValueError, AdvlabError) as exc:  # pydantic or part errors
@@ -314,17 +316,11 @@ def create_llm_app(
     return app
 
 
-def _params() -> Any:
-    from advlab.llm.types import SamplingParams
-
-    return SamplingParams()
-
-
 def check_host(host: str, port: int) -> None:
     """Refuse a non-loopback host or an invalid port (:class:`ConfigError`)."""
     if host not in LOOPBACK:
         raise ConfigError(
             f"refusing to listen on {host!r}: serve-llm binds loopback (127.0.0.1) only"
         )
-    if not 0 <= port <= 65535 or math.isnan(port):
+    if not 0 <= port <= 65535:
         raise ConfigError(f"port must be in 0..65535, got {port}")
