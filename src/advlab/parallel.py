@@ -92,7 +92,12 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (an exited, unreaped process)."""
+    """Whether process ``pid`` exists and is not a zombie (an exited, unreaped process).
+
+    POSIX only: on Windows ``os.kill`` would terminate the process, so this answers True.
+    """
+    if os.name == "nt":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -107,12 +112,22 @@ def pid_alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+def _owner_gone(owner: int, parent: int) -> bool:
+    """The worker's parent changed, or the owner (by pid, or by multiprocessing's sentinel
+    where the owner is the recorded parent process, as on Windows) has exited."""
+    import multiprocessing as mp
+
+    if os.getppid() != parent or not pid_alive(owner):
+        return True
+    pp = mp.parent_process()
+    return pp is not None and pp.pid == owner and not pp.is_alive()
+
+
 def _watch_owner(owner: int, parent: int, interval: float) -> None:
     """Exit this worker as soon as the pool's owner (or the worker's parent) is gone."""
-    while True:
-        if os.getppid() != parent or not pid_alive(owner):
-            os._exit(1)  # no cleanup: the owner is gone, nobody reads our results
+    while not _owner_gone(owner, parent):
         time.sleep(interval)
+    os._exit(1)  # no cleanup: the owner is gone, nobody reads our results
 
 
 def _init_worker(threads: int, owner: int) -> None:
@@ -120,7 +135,7 @@ def _init_worker(threads: int, owner: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     set_parent_death_signal()
-    if os.getppid() != parent or not pid_alive(owner):  # died before prctl took effect
+    if _owner_gone(owner, parent):  # died before prctl took effect
         os._exit(1)
     threading.Thread(
         target=_watch_owner,
