@@ -34,6 +34,7 @@ COMPRESSORS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "gzip": ("gzip", lambda d: gzip.compress(d, mtime=0)),
     "bzip2": ("bzip2", lambda d: bz2.compress(d, compresslevel=1)),
     "xz": ("xz", lzma.compress),
+    "lzma-alone": ("lzma", lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE)),
 }
 
 
