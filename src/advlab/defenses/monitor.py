@@ -231,6 +231,11 @@ class QueryMonitor(Defense):
     paper = "Juuti et al. 2019, EuroS&P, arXiv:1805.02628 (PRADA)"
     summary = "Per-client query streams checked by PRADA; flag or block the client."
 
+    expected_failures = {
+        "efficacy_floor": "with action='flag' it records suspicious clients in report() and "
+        "leaves answers unchanged; its detection is tested in tests/extraction/test_monitor.py"
+    }
+
     def __init__(self, *, detector: PRADA | None = None, action: str = "flag") -> None:
         self.detector = detector
         self.action = action

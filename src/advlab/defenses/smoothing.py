@@ -161,6 +161,8 @@ class RandomizedSmoothing(Defense):
     paper = "Cohen, Rosenfeld & Kolter 2019, ICML, arXiv:1902.02918"
     summary = "Randomized smoothing: Gaussian-noise majority vote with a certified L2 radius."
 
+    fast_params = {"n0": 8, "n": 32}
+
     @renamed_params(alpha="failure_probability")
     def __init__(
         self,

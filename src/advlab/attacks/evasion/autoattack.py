@@ -49,6 +49,8 @@ class AutoAttack(EvasionAttack):
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Ensemble of APGD-CE, APGD-T, FAB-T and Square; per-point worst case."
 
+    fast_params = {"version": "fast", "steps": 5, "n_target_classes": 2, "max_queries": 150}
+
     def __init__(
         self,
         *,

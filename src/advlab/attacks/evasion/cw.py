@@ -42,6 +42,8 @@ class CarliniWagnerL2(EvasionAttack):
     paper = "Carlini & Wagner 2017, arXiv:1608.04644"
     summary = "C&W L2: minimum-norm optimisation attack in tanh space with a binary search on c."
 
+    fast_params = {"steps": 20, "binary_search_steps": 2}
+
     @renamed_params(lr="step_size")
     def __init__(
         self,

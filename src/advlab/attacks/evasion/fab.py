@@ -117,6 +117,8 @@ class FAB(EvasionAttack):
     paper = "Croce & Hein 2020, arXiv:1907.02044"
     summary = "Fast Adaptive Boundary attack: minimum-norm, projects onto linearised boundaries."
 
+    fast_params = {"steps": 10}
+
     @renamed_params(
         n_restarts="restarts", alpha_max="max_bias", eta="extrapolation", beta="backward_step"
     )

@@ -72,6 +72,8 @@ class HopSkipJump(EvasionAttack):
     paper = "Chen, Jordan & Wainwright 2020, arXiv:1904.02144"
     summary = "Decision-based minimum-norm attack: boundary search + gradient-direction estimates."
 
+    fast_params = {"max_queries": 150, "steps": 5}
+
     def __init__(
         self,
         *,

@@ -89,6 +89,8 @@ class SimBA(EvasionAttack):
     paper = "Guo et al. 2019, arXiv:1905.07121"
     summary = "Greedy +-step along random pixel or low-frequency DCT directions (score-based)."
 
+    fast_params = {"max_queries": 150}
+
     def __init__(
         self,
         *,

@@ -147,6 +147,8 @@ class Square(EvasionAttack):
     paper = "Andriushchenko et al. 2020, arXiv:1912.00049"
     summary = "Score-based random search with square-shaped updates (margin loss, query-efficient)."
 
+    fast_params = {"max_queries": 150}
+
     def __init__(
         self,
         *,

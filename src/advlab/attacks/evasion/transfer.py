@@ -36,6 +36,8 @@ class Transfer(EvasionAttack):
     paper = "Papernot et al. 2016, arXiv:1605.07277"
     summary = "Craft adversarial examples on a surrogate model and send them to the target."
 
+    fast_params = {"attack_params": {"steps": 5}}
+
     def __init__(
         self,
         *,

@@ -53,6 +53,14 @@ class ActiveExtraction(SurrogateAttack):
     paper = "Chandrasekaran et al. 2020, USENIX Security, arXiv:1811.02054"
     summary = "Pool-based active learning (entropy uncertainty or k-center) to pick queries."
 
+    fast_params = {
+        "query_budget": 300,
+        "initial": 100,
+        "round_size": 100,
+        "arch": "mlp",
+        "epochs": 5,
+    }
+
     @renamed_params(queries="query_budget")
     def __init__(
         self,

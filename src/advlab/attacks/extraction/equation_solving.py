@@ -107,6 +107,17 @@ class EquationSolving(ExtractionAttack):
     paper = "Tramer et al. 2016, USENIX Security, arXiv:1609.02943"
     summary = "Solve d+1 linear equations per class: exact logistic-regression parameters."
 
+    expected_failures = dict.fromkeys(
+        (
+            "respects_query_budget",
+            "result_json_roundtrip",
+            "deterministic_under_seed",
+            "efficacy_floor",
+        ),
+        "solves for a linear-softmax model's parameters and rightly refuses the kit's CNN "
+        "target (tests/extraction/test_exact.py checks it on logistic regression)",
+    )
+
     def __init__(self, *, verify: bool = True, tol: float = 1e-4, seed: int | None = 0) -> None:
         self.verify = verify
         self.tol = tol

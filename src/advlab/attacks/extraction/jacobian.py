@@ -51,6 +51,8 @@ class JacobianAugmentation(SurrogateAttack):
     paper = "Papernot et al. 2017, AsiaCCS, arXiv:1602.02697"
     summary = "Grow a seed set along the substitute's Jacobian sign; train on victim labels."
 
+    fast_params = {"query_budget": 400, "rounds": 3, "arch": "mlp", "epochs": 5}
+
     @renamed_params(queries="query_budget", step="step_size")
     def __init__(
         self,

@@ -157,6 +157,8 @@ class KnockoffNets(SurrogateAttack):
     paper = "Orekondy et al. 2019, CVPR, arXiv:1812.02766"
     summary = "Query a (surrogate-distribution) pool, train a copy on the answers."
 
+    fast_params = {"query_budget": 300, "arch": "mlp", "epochs": 5}
+
     @renamed_params(queries="query_budget")
     def __init__(
         self,

@@ -119,6 +119,11 @@ class LogitSVD(ExtractionAttack):
     paper = "Carlini et al. 2024, ICML, arXiv:2403.06634"
     summary = "SVD of stacked logit vectors: hidden dimension + final layer up to h x h map."
 
+    expected_failures = {
+        "efficacy_floor": "recovers the hidden dimension from the rank of the logits, not a "
+        "classifier: there is no agreement to measure (tests/extraction check the rank)"
+    }
+
     @renamed_params(queries="query_budget")
     def __init__(self, *, query_budget: int | None = None, seed: int | None = 0) -> None:
         self.query_budget = query_budget

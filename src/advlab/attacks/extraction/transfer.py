@@ -57,6 +57,12 @@ class TransferEvasion(ExtractionAttack):
     paper = "Papernot et al. 2017, arXiv:1602.02697; Juuti et al. 2019, arXiv:1805.02628"
     summary = "Adversarial examples crafted on the stolen copy, sent to the victim."
 
+    fast_params = {
+        "extractor_params": {"query_budget": 300, "arch": "mlp", "epochs": 5},
+        "n_adv": 30,
+        "steps": 5,
+    }
+
     def __init__(
         self,
         *,

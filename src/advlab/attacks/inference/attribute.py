@@ -45,6 +45,11 @@ class AttributeInference(Attack):
     paper = "Fredrikson et al. 2014; Yeom et al. 2018, arXiv:1709.01604"
     summary = "Fill in each candidate value of a sensitive feature; keep the one the model likes."
 
+    expected_failures = {
+        "efficacy_floor": "infers a sensitive column of tabular records, not membership; the kit has no "
+        "attribute task yet (tests/inference/test_inversion_attribute_dp.py covers it)"
+    }
+
     def __init__(
         self,
         *,

@@ -88,6 +88,8 @@ class ShokriAttack(MembershipAttack):
     summary = "Per-class attack classifiers trained on shadow models' IN/OUT prediction vectors."
     needs_reference = True
 
+    fast_params = {"attack_model": "logreg"}
+
     def __init__(
         self,
         *,

@@ -43,6 +43,8 @@ class CleanLabel(PoisoningAttack):
     paper = "Turner et al. 2019, arXiv:1912.02771"
     summary = "Label-consistent backdoor: adversarially perturbed target-class points + trigger."
 
+    fast_params = {"steps": 10}
+
     def __init__(
         self,
         *,

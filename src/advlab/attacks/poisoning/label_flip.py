@@ -43,6 +43,8 @@ class LabelFlip(PoisoningAttack):
     paper = "Biggio et al. 2011 (random); Xiao et al. 2012 (greedy, linear models)"
     summary = "Flip a budget of training labels: random, a class pair, or greedy loss-maximising."
 
+    fast_params = {"budget": 0.4}
+
     def __init__(
         self,
         *,
