@@ -13,9 +13,8 @@ Efficacy floors (rules):
   or labels, or less access), or queries are refused.
 - **training**: a victim trained with the defense on a BadNets-poisoned digits set has a
   lower backdoor success rate than the same victim trained without it.
-- **poison detectors**: on the same poisoned set (read
-  through a CNN trained on it) they flag poisons at a higher rate than
-  clean points (``detect``); input-level detectors (``fit`` / ``detect_inputs``) flag
+- **poison detectors**: on the same poisoned set they flag poisons at a higher rate than
+  clean points (``detect``, reading a CNN trained on the set); input-level detectors (``fit`` / ``detect_inputs``) flag
   triggered test inputs more often than clean ones; trigger-reversal detectors
   (``analyse``) flag the backdoor's target class.
 """
@@ -191,8 +190,9 @@ def efficacy_floor_detection(plugin: Any) -> None:
     from advlab.attacks.poisoning import apply_trigger
 
     ds = fixtures.poison_task().ds
-    poisoned, model = _backdoor_set(), _backdoor_model("cnn")
+    poisoned, model = _backdoor_set(), _backdoor_model("mlp")
     if callable(getattr(plugin, "detect", None)):
+        model = _backdoor_model("cnn")
         det = plugin.detect(poisoned.x, poisoned.y, model=model, poison_indices=poisoned.indices)
         assert det.recall > det.clean_removed, (
             f"flags {det.recall:.0%} of poisons and {det.clean_removed:.0%} of clean points"

@@ -134,7 +134,7 @@ class PathFinding(ExtractionAttack):
     paper = "Tramer et al. 2016, USENIX Security, arXiv:1609.02943"
     summary = "Line searches over leaf identifiers recover every leaf box of a decision tree."
 
-    fast_params = {"query_budget": 2000}
+    fast_params = {"query_budget": 20000}
     expected_failures = {
         "efficacy_floor": "extracts decision trees through leaf identifiers; on the kit's CNN "
         "with labels only its label-constant boxes cover too little of the input space "
