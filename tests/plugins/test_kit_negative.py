@@ -97,7 +97,7 @@ def test_noop_evasion_attack_fails_only_its_floor() -> None:
         check_plugin(NoopEvasion)
     report = check_plugin(NoopEvasion, raise_on_failure=False)
     assert set(report.failed) == {"efficacy_floor"}  # hygiene alone would have passed it
-    assert "bounds" not in report.failed and len(report.passed) >= 10
+    assert "respects_bounds_and_eps" in report.passed and len(report.passed) >= 10
 
 
 def test_noop_defense_fails_its_floor() -> None:
