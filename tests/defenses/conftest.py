@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -13,21 +12,11 @@ from advlab.data import Dataset, load_dataset
 from advlab.defenses.smoothing import train_with_noise
 from advlab.models import SmallCNN, TrainConfig, train_model
 from advlab.targets import TorchClassifier
+from advlab.testing.api import one_thread
 
 # A small CNN that trains in a few seconds on 2 cores and reaches ~97% test accuracy.
 ARCH = {"width": 8, "hidden": 64}
 CFG = {"epochs": 12, "batch_size": 128, "lr": 3e-3, "seed": 0}
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and far faster on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)

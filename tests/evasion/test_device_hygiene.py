@@ -10,10 +10,8 @@ This does not replace a run on a GPU; it catches the most common CUDA bug withou
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,13 +25,11 @@ from advlab.defenses import (
     MedianSmoothing,
     RandomizedSmoothing,
 )
+from advlab.registry import all_attacks
+from advlab.testing.api import instance
+from advlab.testing.evasion import configured
 
-_spec = importlib.util.spec_from_file_location(
-    "conformance", Path(__file__).with_name("test_conformance.py")
-)
-assert _spec is not None and _spec.loader is not None
-conformance = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(conformance)
+ATTACKS = all_attacks("evasion")
 
 
 @contextmanager
@@ -56,13 +52,11 @@ def test_the_proxy_catches_an_implicit_device_tensor(small_batch):
         _ = x + torch.zeros(x.shape)  # the bug this module looks for
 
 
-@pytest.mark.parametrize("name", sorted(conformance.ATTACKS))
-def test_attack_creates_no_implicit_device_tensors(
-    name, digits_bundle, digits_surrogate_bundle, small_batch
-):
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_creates_no_implicit_device_tensors(name, digits_bundle, small_batch):
     x, y = _xy(small_batch)
     target = digits_bundle.target(device="cpu")
-    attack = conformance.make(name, digits_surrogate_bundle.target(device="cpu"))
+    attack = configured(instance(ATTACKS[name]))
     reference = attack.run(digits_bundle.target(device="cpu"), x, y)
     with default_device_meta():
         res = attack.run(target, x, y)

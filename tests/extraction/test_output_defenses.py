@@ -147,3 +147,12 @@ def test_prediction_poisoning(target, x) -> None:
 def test_bad_params(defense, target) -> None:
     with pytest.raises(ConfigError):
         defense.apply(target)
+
+
+def test_randomized_output_noise_is_never_deterministic(digits_bundle) -> None:
+    from advlab.defenses.output import GaussianOutputNoise, Rounding
+
+    target = digits_bundle.target(device="cpu")
+    for seed in (0, None):  # unseeded noise is just as random
+        assert not GaussianOutputNoise(seed=seed).apply(target).deterministic
+    assert Rounding().apply(target).deterministic

@@ -12,7 +12,6 @@ from advlab.attacks.extraction import (
     TransferEvasion,
 )
 from advlab.errors import ConfigError, InputError
-from advlab.registry import all_attacks
 from advlab.targets.base import LabelsOnly
 from advlab.targets.torch import TorchClassifier
 
@@ -22,20 +21,6 @@ SMALL = {"arch": "mlp", "in_features": 64, "num_classes": 10, "hidden": [128]}
 @pytest.fixture(scope="module")
 def victim(digits_mlp) -> TorchClassifier:
     return TorchClassifier(digits_mlp, input_shape=(1, 8, 8), device="cpu")
-
-
-def test_registered_as_extraction() -> None:
-    names = set(all_attacks("extraction"))
-    assert {
-        "equation_solving",
-        "path_finding",
-        "knockoff",
-        "jacobian_augmentation",
-        "active_extraction",
-        "cryptanalytic",
-        "logit_svd",
-        "transfer_evasion",
-    } <= names
 
 
 def test_knockoff_digits_label_only_acceptance(victim, digits) -> None:

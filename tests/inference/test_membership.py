@@ -26,7 +26,6 @@ from advlab.attacks.inference.shokri import MLLeaks, ShokriAttack
 from advlab.attacks.inference.signals import apply_output_defense
 from advlab.defenses.output import LabelOnlyOutput, Rounding
 from advlab.errors import AccessError, ConfigError, InputError
-from advlab.registry import all_attacks
 from advlab.results import Result
 
 
@@ -170,26 +169,3 @@ def test_leave_one_out_targets(mia: MiaSetup) -> None:
     s = mia.signals.with_target(0)
     assert s.n_models == 15 and s.members is not None
     assert LiRA(fixed_variance=True).infer(s, n_boot=0).auc > 0.6
-
-
-def test_registered_with_metadata() -> None:
-    inf = all_attacks("inference")
-    for name in (
-        "loss_threshold",
-        "confidence_threshold",
-        "entropy_threshold",
-        "modified_entropy_threshold",
-        "lira",
-        "rmia",
-        "shokri",
-        "ml_leaks",
-        "label_only_augmentation",
-        "label_only_boundary",
-        "miface",
-        "attribute_inference",
-    ):
-        assert name in inf, name
-        cls = inf[name]
-        assert cls.paper and cls.summary
-        a = cls()
-        assert a.clone().get_params() == a.get_params()

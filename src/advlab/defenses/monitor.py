@@ -232,6 +232,11 @@ class QueryMonitor(Defense):
     summary = "Per-client query streams checked by PRADA; flag or block the client."
     flags = frozenset({"wraps_target"})
 
+    expected_failures = {
+        "efficacy_floor": "with action='flag' it records suspicious clients in report() and "
+        "leaves answers unchanged; its detection is tested in tests/extraction/test_monitor.py"
+    }
+
     def __init__(self, *, detector: PRADA | None = None, action: str = "flag") -> None:
         self.detector = detector
         self.action = action

@@ -162,6 +162,8 @@ class RandomizedSmoothing(Defense):
     summary = "Randomized smoothing: Gaussian-noise majority vote with a certified L2 radius."
     flags = frozenset({"randomized", "wraps_target"})
 
+    fast_params = {"n0": 8, "n": 32}
+
     @renamed_params(alpha="failure_probability")
     def __init__(
         self,

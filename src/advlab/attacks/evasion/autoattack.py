@@ -49,6 +49,8 @@ class AutoAttack(EvasionAttack):
     summary = "Ensemble of APGD-CE, APGD-T, FAB-T and Square; per-point worst case."
     flags = frozenset({"ensemble", "iterative", "randomized"})
 
+    fast_params = {"version": "fast", "steps": 5, "n_target_classes": 2, "max_queries": 150}
+
     def __init__(
         self,
         *,

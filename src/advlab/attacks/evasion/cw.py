@@ -42,6 +42,8 @@ class CarliniWagnerL2(EvasionAttack):
     summary = "C&W L2: minimum-norm optimisation attack in tanh space with a binary search on c."
     flags = frozenset({"iterative", "minimal_norm", "targeted"})
 
+    fast_params = {"steps": 20, "binary_search_steps": 2}
+
     @renamed_params(lr="step_size")
     def __init__(
         self,

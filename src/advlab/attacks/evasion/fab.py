@@ -117,6 +117,8 @@ class FAB(EvasionAttack):
     summary = "Fast Adaptive Boundary attack: minimum-norm, projects onto linearised boundaries."
     flags = frozenset({"iterative", "minimal_norm", "randomized", "targeted"})
 
+    fast_params = {"steps": 10}
+
     @renamed_params(
         n_restarts="restarts", alpha_max="max_bias", eta="extrapolation", beta="backward_step"
     )

@@ -73,6 +73,8 @@ class HopSkipJump(EvasionAttack):
     flags = frozenset({"iterative", "minimal_norm", "query_based", "randomized", "targeted"})
     suite_params = {"labels": {}}
 
+    fast_params = {"max_queries": 150, "steps": 5}
+
     def __init__(
         self,
         *,

@@ -343,6 +343,8 @@ class ObjectiveAttack(EvasionAttack):
 
     _queries_to_success: list[int | None]  # set on the private copy a run works on
 
+    fast_params = {"max_queries": 150}
+
     def __init__(
         self,
         *,

@@ -91,6 +91,8 @@ class SimBA(EvasionAttack):
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
     suite_params = {"scores": {}}
 
+    fast_params = {"max_queries": 150}
+
     def __init__(
         self,
         *,

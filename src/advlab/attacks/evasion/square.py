@@ -149,6 +149,8 @@ class Square(EvasionAttack):
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
     suite_params = {"gradients": {}, "scores": {}}
 
+    fast_params = {"max_queries": 150}
+
     def __init__(
         self,
         *,

@@ -37,6 +37,8 @@ class Transfer(EvasionAttack):
     summary = "Craft adversarial examples on a surrogate model and send them to the target."
     flags = frozenset({"needs_surrogate", "randomized", "targeted"})
 
+    fast_params = {"attack_params": {"steps": 5}}
+
     def __init__(
         self,
         *,

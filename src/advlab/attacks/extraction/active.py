@@ -54,6 +54,14 @@ class ActiveExtraction(SurrogateAttack):
     summary = "Pool-based active learning (entropy uncertainty or k-center) to pick queries."
     flags = frozenset({"iterative", "needs_data", "query_based", "randomized"})
 
+    fast_params = {
+        "query_budget": 300,
+        "initial": 100,
+        "round_size": 100,
+        "arch": "mlp",
+        "epochs": 5,
+    }
+
     @renamed_params(queries="query_budget")
     def __init__(
         self,

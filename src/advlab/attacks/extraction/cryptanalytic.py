@@ -100,6 +100,18 @@ class Cryptanalytic(ExtractionAttack):
     summary = "Critical points + second differences: ReLU-network weights to float precision."
     flags = frozenset({"query_based", "randomized"})
 
+    fast_params = {"lines": 40, "patience": 10, "grid": 256, "query_budget": 2000}
+    expected_failures = dict.fromkeys(
+        (
+            "respects_query_budget",
+            "result_json_roundtrip",
+            "deterministic_under_seed",
+            "efficacy_floor",
+        ),
+        "recovers one- or two-hidden-layer ReLU MLPs from critical points; the kit's CNN target "
+        "is not one (tests/extraction/test_exact.py checks it on ReLU MLPs)",
+    )
+
     @renamed_params(max_queries="query_budget")
     def __init__(
         self,

@@ -108,6 +108,17 @@ class EquationSolving(ExtractionAttack):
     summary = "Solve d+1 linear equations per class: exact logistic-regression parameters."
     flags = frozenset({"query_based", "randomized"})
 
+    expected_failures = dict.fromkeys(
+        (
+            "respects_query_budget",
+            "result_json_roundtrip",
+            "deterministic_under_seed",
+            "efficacy_floor",
+        ),
+        "solves for a linear-softmax model's parameters and rightly refuses the kit's CNN "
+        "target (tests/extraction/test_exact.py checks it on logistic regression)",
+    )
+
     def __init__(self, *, verify: bool = True, tol: float = 1e-4, seed: int | None = 0) -> None:
         self.verify = verify
         self.tol = tol

@@ -52,6 +52,8 @@ class JacobianAugmentation(SurrogateAttack):
     summary = "Grow a seed set along the substitute's Jacobian sign; train on victim labels."
     flags = frozenset({"iterative", "needs_data", "query_based", "randomized"})
 
+    fast_params = {"query_budget": 400, "rounds": 3, "arch": "mlp", "epochs": 5}
+
     @renamed_params(queries="query_budget", step="step_size")
     def __init__(
         self,

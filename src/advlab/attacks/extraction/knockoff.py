@@ -157,6 +157,8 @@ class KnockoffNets(SurrogateAttack):
     flags = frozenset({"needs_data", "query_based", "randomized"})
     suite_params = {"gradients": {}, "scores": {}, "labels": {}}
 
+    fast_params = {"query_budget": 300, "arch": "mlp", "epochs": 5}
+
     @renamed_params(queries="query_budget")
     def __init__(
         self,

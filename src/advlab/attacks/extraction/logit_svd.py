@@ -120,6 +120,11 @@ class LogitSVD(ExtractionAttack):
     summary = "SVD of stacked logit vectors: hidden dimension + final layer up to h x h map."
     flags = frozenset({"query_based", "randomized"})
 
+    expected_failures = {
+        "efficacy_floor": "recovers the hidden dimension from the rank of the logits, not a "
+        "classifier: there is no agreement to measure (tests/extraction check the rank)"
+    }
+
     @renamed_params(queries="query_budget")
     def __init__(self, *, query_budget: int | None = None, seed: int | None = 0) -> None:
         self.query_budget = query_budget

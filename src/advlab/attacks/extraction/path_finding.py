@@ -135,6 +135,13 @@ class PathFinding(ExtractionAttack):
     summary = "Line searches over leaf identifiers recover every leaf box of a decision tree."
     flags = frozenset({"query_based", "randomized"})
 
+    fast_params = {"query_budget": 20000}
+    expected_failures = {
+        "efficacy_floor": "extracts decision trees through leaf identifiers; on the kit's CNN "
+        "with labels only its label-constant boxes cover too little of the input space "
+        "(tests/extraction/test_exact.py checks it on trees)"
+    }
+
     @renamed_params(max_queries="query_budget")
     def __init__(
         self,

@@ -57,6 +57,12 @@ class TransferEvasion(ExtractionAttack):
     summary = "Adversarial examples crafted on the stolen copy, sent to the victim."
     flags = frozenset({"needs_data", "needs_surrogate", "query_based", "randomized"})
 
+    fast_params = {
+        "extractor_params": {"query_budget": 300, "arch": "mlp", "epochs": 5},
+        "n_adv": 30,
+        "steps": 5,
+    }
+
     def __init__(
         self,
         *,

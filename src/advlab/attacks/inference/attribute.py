@@ -45,6 +45,11 @@ class AttributeInference(Attack):
     summary = "Fill in each candidate value of a sensitive feature; keep the one the model likes."
     flags = frozenset({"randomized"})
 
+    expected_failures = {
+        "efficacy_floor": "infers a sensitive column of tabular records, not membership; the kit has no "
+        "attribute task yet (tests/inference/test_inversion_attribute_dp.py covers it)"
+    }
+
     def __init__(
         self,
         *,

@@ -88,6 +88,8 @@ class ShokriAttack(MembershipAttack):
     summary = "Per-class attack classifiers trained on shadow models' IN/OUT prediction vectors."
     flags = frozenset({"needs_reference_models", "randomized"})
 
+    fast_params = {"attack_model": "logreg"}
+
     def __init__(
         self,
         *,

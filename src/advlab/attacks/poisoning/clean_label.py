@@ -45,6 +45,8 @@ class CleanLabel(PoisoningAttack):
     flags = frozenset({"iterative", "randomized"})
     tags = frozenset({"modality:image"})
 
+    fast_params = {"steps": 10}
+
     def __init__(
         self,
         *,

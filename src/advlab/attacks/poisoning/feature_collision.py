@@ -68,6 +68,12 @@ class FeatureCollision(PoisoningAttack):
     summary = "Poison Frogs: clean-label poisons colliding with a target in feature space."
     flags = frozenset({"iterative", "randomized"})
 
+    fast_params = {"steps": 100}
+    expected_failures = {
+        "efficacy_floor": "Poison Frogs attacks transfer learning (a frozen feature extractor "
+        "retrained on top); the kit's victims are retrained from scratch"
+    }
+
     @renamed_params(lr="step_size")
     def __init__(
         self,

@@ -45,6 +45,8 @@ class LabelFlip(PoisoningAttack):
     summary = "Flip a budget of training labels: random, a class pair, or greedy loss-maximising."
     flags = frozenset({"randomized"})
 
+    fast_params = {"budget": 0.4}
+
     def __init__(
         self,
         *,

@@ -76,6 +76,8 @@ class NeuralCleanse(Defense):
     summary = "Reverse-engineer the smallest trigger per label; MAD anomaly index > 2 flags it."
     flags = frozenset({"data_level", "randomized"})
 
+    fast_params = {"steps": 100}
+
     @renamed_params(lr="step_size")
     def __init__(
         self,
