@@ -140,6 +140,11 @@ def cases() -> list[Case]:
     out.append(_c("scan-no-args", "scan"))
     out.append(_c("convert-missing", "convert", "@missing.pt", "outputs/x.safetensors"))
     out.append(_c("convert--bogus", "convert", "--bogus"))
+    scanner = "convert lets safetensors' own errors escape (advlab.serialization.safe_load)"
+    for key in ("truncated", "random", "lying_offsets"):
+        out.append(
+            _c(f"convert-src-{key}", "convert", _model(key), "outputs/x.safetensors", known=scanner)
+        )
     out.append(_c("convert-no-args", "convert"))
     # assess and validate: every bad config
     for key in [*BAD_CONFIGS, "missing", "directory"]:

@@ -39,7 +39,22 @@ def test_the_table_covers_every_command() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _params() -> list:
+    """Every case; a known failure (owned by another module) is a strict xfail, so the day it
+    is fixed the case must leave the known list."""
+    return [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=[pytest.mark.xfail(reason=c.known_failure, strict=True)]
+            if c.known_failure
+            else [],
+        )
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", _params())
 @pytest.mark.usefixtures("guarded")
 def test_bad_input(case: Case, inputs: Path, tmp_path: Path, tmp_path_factory) -> None:
     base = tmp_path_factory.getbasetemp()

@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except usage as exc:
-        exc.show()  # type: ignore[attr-defined]
+        typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
         return EXIT_USAGE
     except typer.Exit as exc:
         return int(exc.exit_code)
