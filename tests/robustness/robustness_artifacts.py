@@ -171,6 +171,7 @@ BAD_CONFIGS: dict[str, Callable[[], str | bytes]] = {
     "no_targets": lambda: "version: 1\ntargets: []\n",
     "kind_bogus": lambda: "version: 1\ntargets: [{kind: bogus}]\n",
     "eps_nan": lambda: _cfg(extra="threat_model: {perturbation: {eps: [.nan]}}\n"),
+    "eps_infinite": lambda: _cfg(extra="threat_model: {perturbation: {eps: [.inf]}}\n"),
     "eps_negative": lambda: _cfg(extra="threat_model: {perturbation: {eps: [-0.1]}}\n"),
     "eps_text": lambda: _cfg(extra="threat_model: {perturbation: {eps: [lots]}}\n"),
     "eps_zero_fraction": lambda: _cfg(extra="threat_model: {perturbation: {eps: ['1/0']}}\n"),

@@ -81,6 +81,8 @@ SERVE_OPTIONS = {
     "--host": ["0.0.0.0"],
     "--query-budget": ["0"],
     "--max-queries": ["0"],
+    "--output": ["bogus"],
+    "--device": ["bogus"],
 }
 
 

@@ -14,6 +14,7 @@ Errors name the path of the bad field and what was expected, e.g.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -83,7 +84,7 @@ def parse_number(value: Any) -> float:
             return float(s)
         except ValueError:
             pass
-    raise ValueError(f"expected a number or a fraction like '8/255', got {value!r}")
+    raise ValueError(f"expected a number or a fraction like '8/255', got {excerpt(value)}")
 
 
 class _Strict(BaseModel):
@@ -101,7 +102,7 @@ class _TargetBase(_Strict):
     @classmethod
     def _check_name(cls, v: str | None) -> str | None:
         if v is not None and not _NAME.match(v):
-            raise ValueError(f"name must use letters, digits, '.', '_' or '-', got {v!r}")
+            raise ValueError(f"name must use letters, digits, '.', '_' or '-', got {excerpt(v)}")
         return v
 
     def default_name(self) -> str:
@@ -147,7 +148,7 @@ class HttpTarget(_TargetBase):
     @classmethod
     def _check_url(cls, v: str) -> str:
         if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"expected an http(s) URL with a host, got {v!r}")
+            raise ValueError(f"expected an http(s) URL with a host, got {excerpt(v)}")
         return v
 
     def default_name(self) -> str:
@@ -266,8 +267,8 @@ class PerturbationSpec(_Strict):
                 val = parse_number(e)
             except ValueError as exc:
                 raise ValueError(f"item {i}: {exc}") from None
-            if not val > 0:
-                raise ValueError(f"item {i}: eps must be > 0, got {e!r}")
+            if not (val > 0 and math.isfinite(val)):
+                raise ValueError(f"item {i}: eps must be > 0 and finite, got {excerpt(e)}")
             out.append(val)
         return out
 

@@ -245,7 +245,7 @@ def _build_checked(p: Path, meta: dict[str, Any], device: str | torch.device) ->
             f"{meta_path(p)}: arch {excerpt(meta['arch'], 80)} cannot be built ({exc})"
         ) from None
     try:
-        state = load_file(str(p), device=str(device))
+        state = load_file(str(p), device="cpu")  # the model is built on the CPU; moved last
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
         raise InputError(f"{p}: unreadable safetensors ({type(exc).__name__})") from None
     try:
@@ -262,7 +262,7 @@ def _build_checked(p: Path, meta: dict[str, Any], device: str | torch.device) ->
         )
     try:
         with torch.no_grad():
-            out = model.eval()(torch.zeros(1, *meta["input_shape"], device=str(device)))
+            out = model.eval()(torch.zeros(1, *meta["input_shape"]))  # still on the CPU
     except (RuntimeError, ValueError) as exc:
         why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise InputError(
