@@ -14,23 +14,21 @@ from robustness_helpers import run_in_process  # noqa: E402
 
 def test_demo_with_an_unusable_device_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import advlab.assess.demo as demo
+    from advlab.assess.config import parse_config
 
-    monkeypatch.setattr(demo, "STANDARD_TRAIN", {"epochs": 1})
-    monkeypatch.setattr(
-        demo, "ADVERSARIAL_TRAIN", {"epochs": 1, "adversarial": "pgd", "adv_steps": 1}
-    )
-    real = demo.demo_config
+    def one_task(*, device: str = "auto", **_: object) -> object:
+        """The demo's pipeline on one tiny target and one attack, on the requested device."""
+        target = {"kind": "reference", "name": "standard", "train": {"epochs": 1}}
+        return parse_config(
+            {
+                "targets": [{**target, "device": device}],
+                "data": {"n": 8},
+                "attacks": ["fgsm"],
+                "sanity": {"enabled": False},
+            }
+        )
 
-    def small(**kw: object) -> object:
-        cfg = real(**kw)  # type: ignore[arg-type]
-        cfg.data.n = 8
-        cfg.attacks = cfg.attacks[:1] if cfg.attacks else None
-        cfg.defenses = []
-        cfg.sanity.enabled = False
-        cfg.executor.name = "serial"
-        return cfg
-
-    monkeypatch.setattr(demo, "demo_config", small)
+    monkeypatch.setattr(demo, "demo_config", one_task)
     res = run_in_process(["demo", "--device", "cuda:99", "--quick", "-q", "--out", "d"], tmp_path)
     assert res.code == 2, res.stderr
     assert "every demo task failed" in res.stderr
