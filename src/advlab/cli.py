@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from advlab.errors import AdvlabError
+from advlab import validation as v
+from advlab.errors import AdvlabError, one_line
+from advlab.paths import output_dir, output_file
 from advlab.utils import set_quiet
 from advlab.vocab import DEFAULT_EPS
 
@@ -29,7 +31,9 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 
-Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+Device = Annotated[
+    str, typer.Option("--device", help="auto | cpu | cuda[:N] | mps", callback=v.device)
+]
 Seed = Annotated[int, typer.Option("--seed", help="random seed")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars or info logs")]
 
@@ -71,11 +75,19 @@ def train(
     output: Annotated[Path, typer.Option("--out", "-o", help="output .safetensors path")] = Path(
         "model.safetensors"
     ),
-    arch: Annotated[str | None, typer.Option(help="cnn | mlp (default: by data shape)")] = None,
-    epochs: Annotated[int, typer.Option()] = 30,
-    lr: Annotated[float, typer.Option()] = 1e-3,
-    adversarial: Annotated[str | None, typer.Option(help="pgd | trades")] = None,
-    adv_eps: Annotated[float, typer.Option()] = 0.1,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            help="cnn | mlp (default: by data shape)", callback=v.choice(ARCHS, optional=True)
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option(callback=v.integer(ge=1))] = 30,
+    lr: Annotated[float, typer.Option(callback=v.positive)] = 1e-3,
+    adversarial: Annotated[
+        str | None,
+        typer.Option(help="pgd | trades", callback=v.choice(("pgd", "trades"), optional=True)),
+    ] = None,
+    adv_eps: Annotated[float, typer.Option(callback=v.positive)] = 0.1,
     device: Device = "auto",
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -85,9 +97,12 @@ def train(
     from advlab.data import load_dataset
     from advlab.models import TrainConfig, accuracy, build, default_spec, save_model, train_model
 
+    output = output_file(output, suffix=".safetensors", what="model file")
+    output_file(output.with_suffix(".json"), what="model metadata file")
+    cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, adversarial=adversarial, adv_eps=adv_eps)
+    cfg.validate()
     ds = load_dataset(dataset, seed=seed)
     spec = default_spec(ds.input_shape, ds.num_classes, arch)
-    cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, adversarial=adversarial, adv_eps=adv_eps)
     model = train_model(
         build(spec, seed=seed), ds.x_train, ds.y_train, cfg, bounds=ds.bounds, device=device
     )
@@ -111,6 +126,13 @@ def train(
         },
     )
     out.print(f"saved {path} (test accuracy {metrics['test_accuracy']:.4f})")
+
+
+ARCHS = ("cnn", "mlp")
+"""Architectures ``advlab train --arch`` accepts (see :func:`advlab.models.default_spec`)."""
+
+CLI_OWNED_PARAMS = ("eps", "norm", "seed")
+"""Attack parameters that ``advlab attack`` sets from its own options; ``--param`` may not."""
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
@@ -155,16 +177,31 @@ def attack(
     ] = "pgd",
     eps: Annotated[
         list[float] | None,
-        typer.Option("--eps", help="repeat for a sweep (default 8/255: advlab.vocab.DEFAULT_EPS)"),
+        typer.Option(
+            "--eps",
+            help="repeat for a sweep (default 8/255: advlab.vocab.DEFAULT_EPS)",
+            callback=v.positive,
+        ),
     ] = None,
-    norm: Annotated[str, typer.Option()] = "linf",
-    n: Annotated[int, typer.Option("--n", help="test points to attack")] = 500,
+    norm: Annotated[str, typer.Option(callback=v.choice(("linf", "l2", "l1")))] = "linf",
+    n: Annotated[
+        int, typer.Option("--n", help="test points to attack", callback=v.integer(ge=1))
+    ] = 500,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value")] = None,
     query_budget: Annotated[
-        int | None, typer.Option("--query-budget", help="total query budget on the target")
+        int | None,
+        typer.Option(
+            "--query-budget", help="total query budget on the target", callback=v.integer(ge=1)
+        ),
     ] = None,
     max_queries: Annotated[
-        int | None, typer.Option("--max-queries", hidden=True, help="deprecated: --query-budget")
+        int | None,
+        typer.Option(
+            "--max-queries",
+            hidden=True,
+            help="deprecated: --query-budget",
+            callback=v.integer(ge=1),
+        ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results here")] = None,
     device: Device = "auto",
@@ -188,18 +225,29 @@ def attack(
             f"{name} is a {getattr(cls, 'kind', '?')} attack; `advlab attack` runs evasion attacks "
             "(use an assessment config for the other threats)"
         )
-    params = {"norm": norm, "seed": seed, **_parse_params(param or [])}
+    if json_out is not None:
+        json_out = output_file(json_out, what="--json file")
+    user = _parse_params(param or [])
+    clash = sorted(set(user) & set(CLI_OWNED_PARAMS))
+    if clash:
+        raise typer.BadParameter(
+            f"{', '.join(clash)} cannot be given with --param; use --{clash[0]} "
+            "(the attack command sets it)",
+            param_hint="--param",
+        )
+    params = {"norm": norm, "seed": seed, **user}
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise AdvlabError(
             f"{name}: unknown parameter(s) {', '.join(unknown)}; "
             f"valid: {', '.join(sorted(cls._param_names()))}"
         )
+    atk = cls(**params)
+    atk.check_params()
     bundle = load_bundle(model)
     target = bundle.target(device=device, query_budget=query_budget)
     ds = load_dataset(dataset, seed=0)
     x, y = ds.x_test[:n], ds.y_test[:n]
-    atk = cls(**params)
     eps_list = eps or [DEFAULT_EPS]
     sweep = atk.sweep(target, x, y, eps=eps_list)
     t = Table(title=f"{name} on {model.name} ({len(x)} points, {norm})")
@@ -212,6 +260,7 @@ def attack(
     if sweep.stopped_early:
         err.print(f"[yellow]stopped early: {sweep.results[-1].message}[/]")
     if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(sweep.to_dict(arrays=False), indent=1))
         out.print(f"results written to {json_out}")
 
@@ -234,6 +283,7 @@ def demo(
     from advlab.assess.runner import load_results
     from advlab.report.view import build_view
 
+    output_dir(out_dir, what="run directory")
     report = run_demo(out_dir, device=device, seed=seed, quick=quick)
     view = build_view(load_results(report.parent))
     t = Table(title="robust accuracy on digits (L-inf)")
@@ -250,10 +300,18 @@ def demo(
             highlight=False,
         )
     out.print(f"verdict: {view.verdict}; report: {report}")
+    if not rows:
+        raise AdvlabError(f"every demo task failed; see {report}")
+
+
+_MOUNTED: list[bool] = []
 
 
 def _mount_plugins() -> None:
-    """Commands that live with their modules (scanner, server, assessments)."""
+    """Commands that live with their modules (scanner, server, assessments); mounted once."""
+    if _MOUNTED:
+        return
+    _MOUNTED.append(True)
     try:
         from advlab.serialization.cli import Exit4Command, convert_cli, scan_cli
 
@@ -294,12 +352,18 @@ def main(argv: list[str] | None = None) -> None:
     _mount_plugins()
     usage = _usage_errors()
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=argv, prog_name="advlab", standalone_mode=False)
     except usage as exc:
-        exc.show()  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        msg = exc.format_message()  # type: ignore[attr-defined]
+        err.print(f"error: {one_line(msg)}{where}", highlight=False, markup=False)
         raise SystemExit(4) from None
     except AdvlabError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"error: {one_line(str(exc))}", highlight=False, markup=False)
+        raise SystemExit(2) from None
+    except OSError as exc:  # the file system said no (permissions, disk full, ...)
+        err.print(f"error: {one_line(str(exc))}", highlight=False, markup=False)
         raise SystemExit(2) from None
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def one_line(message: str, limit: int = 2000) -> str:
+    """``message`` on one line (its lines joined by '; '), at most ``limit`` characters: the
+    command line prints every error this way."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    text = text.replace(":;", ":")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class AdvlabError(Exception):
     """Base class of every error advlab raises on purpose (the CLI prints these in one line)."""
 
@@ -40,3 +48,8 @@ class TargetUnavailable(AdvlabError):
     Attacks treat it like :class:`BudgetExhausted`: they stop and return the partial result,
     marked stopped early with this message.
     """
+
+
+class OutputPathError(AdvlabError):
+    """An output path that cannot be written (a directory where a file is expected, a file on
+    the way, an unwritable folder, a name escaping its root); raised before any work."""

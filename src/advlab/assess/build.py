@@ -29,6 +29,7 @@ from advlab.assess.config import (
     ModelFileTarget,
     OnnxTarget,
     ReferenceTarget,
+    check_entry_module,
 )
 from advlab.errors import AdvlabError, ConfigError, UnknownNameError
 from advlab.meter import QueryMeter
@@ -156,6 +157,10 @@ def _build_base(spec: Any, config_dir: str | Path) -> Target:
             if folder not in sys.path:
                 sys.path.insert(0, folder)
         mod_name, fn_name = spec.entry.split(":")
+        try:
+            check_entry_module(mod_name)  # also when the spec was built without validation
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         try:
             mod = importlib.import_module(mod_name)
         except ImportError as exc:

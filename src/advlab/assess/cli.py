@@ -24,7 +24,8 @@ from advlab.assess.runner import (
     RunDirError,
     exit_code,
 )
-from advlab.errors import AdvlabError, ConfigError
+from advlab.errors import AdvlabError, ConfigError, one_line
+from advlab.paths import output_dir, output_file
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ executor: {name: serial}       # serial | processes (workers: N)
 
 
 def _fail(msg: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {msg}", err=True)
+    typer.echo(f"error: {one_line(msg)}", err=True)
     return typer.Exit(code)
 
 
@@ -104,7 +105,10 @@ def assess(
         raise _fail(f"config file not found: {config}", EXIT_USAGE)
     if executor is not None and executor not in ("serial", "processes"):
         raise _fail(f"--executor must be serial or processes, got {executor!r}", EXIT_USAGE)
+    if workers is not None and workers < 1:
+        raise _fail(f"--workers must be >= 1, got {workers}", EXIT_USAGE)
     try:
+        check_before_running(config, out)
         outcome = run_assessment(config, out, resume=resume, executor=executor, workers=workers)
     except RunDirError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
@@ -138,6 +142,20 @@ def assess(
     raise typer.Exit(code)
 
 
+def check_before_running(config: Path, out: Path | None) -> None:
+    """Everything ``validate`` checks (python targets are not imported here), and the run
+    directory, before any work starts."""
+    from advlab.assess.config import load_config
+    from advlab.assess.preflight import preflight
+    from advlab.assess.runner import check_config
+
+    cfg = load_config(config)
+    check_config(cfg)
+    preflight(cfg, config.resolve().parent)
+    if out is not None:
+        output_dir(out, what="run directory")
+
+
 def init(
     path: Path = typer.Argument(Path("advlab-assess.yaml"), help="Where to write the example."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
@@ -145,23 +163,38 @@ def init(
     """Write an annotated example config."""
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it", EXIT_USAGE)
+    try:
+        output_file(path, what="config file")
+    except AdvlabError as exc:
+        raise _fail(str(exc), EXIT_ERROR) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(EXAMPLE_CONFIG)
     typer.echo(str(path))
 
 
-def validate(config: Path = typer.Argument(..., help="Assessment config (YAML).")) -> None:
-    """Check a config (schema, names, parameters, access) without running anything."""
+def validate(
+    config: Path = typer.Argument(..., help="Assessment config (YAML)."),
+    probe: bool = typer.Option(
+        False, "--probe", help="Also import python targets (runs their code) and check them."
+    ),
+) -> None:
+    """Check a config without running anything: schema, names, plugin parameters, file paths,
+    gates and access. Python targets are code: they are imported only with --probe."""
     from advlab.assess.config import load_config
+    from advlab.assess.preflight import preflight
     from advlab.assess.runner import check_config, plan
 
     try:
         cfg = load_config(config)
         check_config(cfg)
+        notes = preflight(cfg, config.resolve().parent, probe=probe)
         tasks = plan(cfg, config.resolve().parent)
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_ERROR) from None
     except AdvlabError as exc:
         raise _fail(str(exc), EXIT_ERROR) from None
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     suite = sum(1 for t in tasks if t.role == "suite")
     typer.echo(
         f"{config}: valid ({len(cfg.targets)} target(s), {suite} attack task(s), "
@@ -195,6 +228,10 @@ def report(
     if not (run_dir / "run.json").is_file() and not (run_dir / "results.json").is_file():
         raise _fail(f"{run_dir} is not an advlab run directory (no run.json)", EXIT_USAGE)
     try:
+        if out is not None:
+            output_file(out, what="report file")
+        if out_dir is not None:
+            output_dir(out_dir, what="report folder")
         results = load_results(run_dir)
         for f in format:
             if out is None and out_dir is None:
@@ -217,6 +254,11 @@ def schema(
     if out is None:
         sys.stdout.write(text)
     else:
+        try:
+            output_file(out, what="schema file")
+        except AdvlabError as exc:
+            raise _fail(str(exc), EXIT_ERROR) from None
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         typer.echo(str(out))
 
@@ -255,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except usage as exc:
-        exc.show()  # type: ignore[attr-defined]
+        typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
         return EXIT_USAGE
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -14,6 +14,7 @@ Errors name the path of the bad field and what was expected, e.g.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from advlab.errors import ConfigError
+from advlab.errors import ConfigError, OutputPathError
+from advlab.paths import excerpt, safe_name
 from advlab.vocab import DEFAULT_EPS
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,28 @@ GOALS = ("evasion", "extraction", "inference", "poisoning")
 _FRACTION = re.compile(r"^\s*\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*$")
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_CONFIG_BYTES = 1 << 20
+"""Largest config file read (1 MiB: configs are a few KB; a bigger one is not a config)."""
+MAX_ALIASES = 16
+"""YAML aliases allowed per config. ``k`` aliases expand a document at most about
+``3 ** (k / 3)`` times (branching 3 maximises it), so 16 bound an alias bomb ("billion
+laughs") to a few hundred copies while leaving room for ordinary reuse."""
+
+DENIED_ENTRY_MODULES = frozenset(
+    {
+        "os", "posix", "nt", "subprocess", "_posixsubprocess", "builtins", "__builtin__",
+        "sys", "shutil", "importlib", "imp", "pkgutil", "zipimport", "runpy", "code",
+        "codeop", "pdb", "pty", "tty", "socket", "ssl", "ctypes", "cffi", "pickle",
+        "_pickle", "pickletools", "shelve", "marshal", "dill", "cloudpickle", "joblib",
+        "multiprocessing", "concurrent", "asyncio", "threading", "_thread", "signal",
+        "webbrowser", "io", "_io", "tempfile", "pathlib", "glob", "platform", "sysconfig",
+        "site", "ensurepip", "venv", "http", "urllib", "ftplib", "smtplib", "telnetlib",
+        "xmlrpc", "gc", "inspect", "types", "operator", "functools",
+    }
+)  # fmt: skip
+"""Entry-point modules (and their submodules) a ``kind: python`` target may not name: the
+standard-library modules that run commands or code, open files or sockets, or deserialize
+code. A python target runs *your* code; naming one of these is an attack, not a target."""
 
 
 def parse_number(value: Any) -> float:
@@ -60,7 +84,7 @@ def parse_number(value: Any) -> float:
             return float(s)
         except ValueError:
             pass
-    raise ValueError(f"expected a number or a fraction like '8/255', got {value!r}")
+    raise ValueError(f"expected a number or a fraction like '8/255', got {excerpt(value)}")
 
 
 class _Strict(BaseModel):
@@ -78,7 +102,7 @@ class _TargetBase(_Strict):
     @classmethod
     def _check_name(cls, v: str | None) -> str | None:
         if v is not None and not _NAME.match(v):
-            raise ValueError(f"name must use letters, digits, '.', '_' or '-', got {v!r}")
+            raise ValueError(f"name must use letters, digits, '.', '_' or '-', got {excerpt(v)}")
         return v
 
     def default_name(self) -> str:
@@ -124,7 +148,7 @@ class HttpTarget(_TargetBase):
     @classmethod
     def _check_url(cls, v: str) -> str:
         if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"expected an http(s) URL with a host, got {v!r}")
+            raise ValueError(f"expected an http(s) URL with a host, got {excerpt(v)}")
         return v
 
     def default_name(self) -> str:
@@ -146,12 +170,23 @@ class EntryPointTarget(_TargetBase):
     def _check_entry(cls, v: str) -> str:
         if not _ENTRY.match(v):
             raise ValueError(
-                f"expected 'module:function' (dotted module, a colon, a name), got {v!r}"
+                f"expected 'module:function' (dotted module, a colon, a name), got {excerpt(v)}"
             )
+        check_entry_module(v.split(":")[0])
         return v
 
     def default_name(self) -> str:
         return self.entry.split(":")[1]
+
+
+def check_entry_module(module: str) -> None:
+    """Refuse a :data:`DENIED_ENTRY_MODULES` module or submodule as a python target's entry."""
+    top = module.split(".")[0]
+    if top in DENIED_ENTRY_MODULES or top.startswith("_"):
+        raise ValueError(
+            f"entry module {module!r} is refused: a python target imports and calls the entry, "
+            f"and {top} runs commands, code or I/O; point it at your own module"
+        )
 
 
 class ReferenceTarget(_TargetBase):
@@ -159,7 +194,7 @@ class ReferenceTarget(_TargetBase):
 
     kind: Literal["reference"] = "reference"
     dataset: str = "digits"
-    arch: str | None = None
+    arch: Literal["cnn", "mlp"] | None = None
     train: dict[str, Any] = Field(
         default_factory=dict,
         description="advlab.models.TrainConfig fields, e.g. {adversarial: pgd, adv_eps: 0.1}.",
@@ -232,8 +267,8 @@ class PerturbationSpec(_Strict):
                 val = parse_number(e)
             except ValueError as exc:
                 raise ValueError(f"item {i}: {exc}") from None
-            if not val > 0:
-                raise ValueError(f"item {i}: eps must be > 0, got {e!r}")
+            if not (val > 0 and math.isfinite(val)):
+                raise ValueError(f"item {i}: eps must be > 0 and finite, got {excerpt(e)}")
             out.append(val)
         return out
 
@@ -354,7 +389,10 @@ class AssessmentConfig(_Strict):
     """An assessment: targets x attacks x eps under a threat model, with gates."""
 
     version: Literal[1] = Field(1, description="Config schema version.")
-    name: str = "assessment"
+    name: str = Field(
+        "assessment",
+        description="Names the run folder (runs/NAME-TIME): letters, digits, '_', '.', '-'.",
+    )
     targets: list[TargetSpec] = Field(..., min_length=1)
     defenses: list[DefenseSpec] = Field(default_factory=list)
     data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
@@ -379,6 +417,14 @@ class AssessmentConfig(_Strict):
             v = dict(v)
             v["targets"] = [v.pop("target")]
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _check_run_name(cls, v: str) -> str:
+        try:
+            return safe_name(v, what="name")
+        except OutputPathError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("gates")
     @classmethod
@@ -461,9 +507,9 @@ def format_validation_error(exc: ValidationError, source: str = "config") -> str
         elif typ == "missing":
             msg = "required field is missing"
         elif typ in ("literal_error", "union_tag_invalid"):
-            msg = f"{msg} (got {got!r})"
+            msg = f"{msg} (got {excerpt(got)})"
         elif typ.endswith("_type") or typ.endswith("_parsing"):
-            msg = f"{msg} (got {got!r})"
+            msg = f"{msg} (got {excerpt(got)})"
         lines.append(f"{loc}: {msg}")
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -480,13 +526,45 @@ def parse_config(data: Any, *, source: str = "config") -> AssessmentConfig:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that refuses more than :data:`MAX_ALIASES` aliases."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(
+                    f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}); "
+                    "write the values out"
+                )
+        return super().compose_node(parent, index)
+
+
 def load_config(path: str | Path) -> AssessmentConfig:
     """Read and validate a YAML (or JSON) config file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text())
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(f"{p}: nested too deeply to be a config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

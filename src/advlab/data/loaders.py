@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,25 @@ from advlab.errors import ConfigError, InputError
 from advlab.registry import get_dataset
 
 
+def _short(exc: BaseException) -> str:
+    """The exception's first line, bounded (never the whole input)."""
+    text = (str(exc).splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+def _split(where: Path, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Dataset:
+    """:func:`split` with its refusals (too few points per class, ...) as :class:`InputError`."""
+    try:
+        return split(where.stem, x, y, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"{where}: cannot split {len(x)} points into train and test sets ({_short(exc)})"
+        ) from None
+
+
 def _check_range(x: np.ndarray, bounds: tuple[float, float], where: str) -> None:
+    if x.size == 0:
+        raise InputError(f"{where}: no data points")
     if not np.isfinite(x).all():
         raise InputError(f"{where}: data contains NaN or inf")
     lo, hi = float(x.min()), float(x.max())
@@ -37,6 +57,8 @@ def load_npz(
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise InputError(f"{p}: a single .npy array, not an .npz archive of x and y")
             keys = set(z.files)
             if {"x_train", "y_train", "x_test", "y_test"} <= keys:
                 ds = Dataset(
@@ -48,13 +70,19 @@ def load_npz(
                     bounds=bounds,
                 )
             elif {"x", "y"} <= keys:
-                ds = split(p.stem, z["x"], z["y"], seed=seed, test_size=test_size, bounds=bounds)
+                ds = _split(p, z["x"], z["y"], seed=seed, test_size=test_size, bounds=bounds)
             else:
                 raise InputError(
                     f"{p}: expected arrays x and y (or x_train, ...), found {sorted(keys)}"
                 )
+    except InputError:
+        raise
     except ValueError as exc:
-        raise InputError(f"{p}: cannot read without pickle ({exc})") from exc
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise InputError(f"{p}: holds object arrays, which need pickle; refused") from None
+        raise InputError(f"{p}: not a readable .npz ({_short(exc)})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"{p}: not a readable .npz ({_short(exc)})") from None
     ds.kind = "image" if ds.x_train.ndim >= 3 else "tabular"
     _check_range(ds.x_train, bounds, str(p))
     return ds
@@ -70,8 +98,15 @@ def load_csv(
 ) -> Dataset:
     """A CSV with a header and a label column (integer labels or class names)."""
     p = Path(path)
-    with p.open(newline="") as fh:
-        rows = list(csv.reader(fh))
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise InputError(f"{p}: not a readable CSV ({_short(exc)})") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or _short(exc)})") from None
     if len(rows) < 3:
         raise InputError(f"{p}: needs a header and at least two rows")
     header, body = rows[0], rows[1:]
@@ -79,12 +114,20 @@ def load_csv(
         raise InputError(f"{p}: no label column {label!r}; columns: {', '.join(header)}")
     li = header.index(label)
     feats = [h for i, h in enumerate(header) if i != li]
+    ragged = next((k for k, r in enumerate(body) if len(r) != len(header)), None)
+    if ragged is not None:
+        raise InputError(
+            f"{p}: row {ragged + 2} has {len(body[ragged])} fields; the header has {len(header)}"
+        )
     try:
         x = np.array(
             [[float(v) for i, v in enumerate(r) if i != li] for r in body], dtype=np.float64
         )
     except ValueError as exc:
-        raise InputError(f"{p}: non-numeric feature value ({exc})") from exc
+        raise InputError(f"{p}: non-numeric feature value ({_short(exc)})") from None
+    if not np.isfinite(x).all():
+        row = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise InputError(f"{p}: row {row + 2} holds NaN or inf; remove or impute it")
     raw = [r[li] for r in body]
     classes = sorted(
         set(raw),
@@ -95,9 +138,7 @@ def load_csv(
         from advlab.data.datasets import minmax
 
         x = minmax(x)
-    return split(
-        p.stem, x, y, seed=seed, test_size=test_size, class_names=classes, feature_names=feats
-    )
+    return _split(p, x, y, seed=seed, test_size=test_size, class_names=classes, feature_names=feats)
 
 
 def load_image_folder(
@@ -123,7 +164,10 @@ def load_image_folder(
         for f in sorted((root / c).iterdir()):
             if f.suffix.lower() not in {".png", ".jpg", ".jpeg", ".bmp", ".gif"}:
                 continue
-            img: Any = Image.open(f).convert("L" if grayscale else "RGB")
+            try:
+                img: Any = Image.open(f).convert("L" if grayscale else "RGB")
+            except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+                raise InputError(f"{f}: not a readable image ({_short(exc)})") from None
             if size is not None:
                 img = img.resize(size)
             a = np.asarray(img, dtype=np.float32) / 255.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,8 +37,24 @@ class TrainConfig:
     trades_beta: float = 6.0
 
     def validate(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError("epochs and batch_size must be >= 1 and lr > 0")
+        """Raise :class:`ConfigError` naming the first bad field (types, ranges, NaN)."""
+        for name in ("epochs", "batch_size", "adv_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"train.{name} must be an integer >= 1, got {v!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"train.seed must be an integer, got {self.seed!r}")
+        positive: dict[str, Any] = {"lr": self.lr, "adv_eps": self.adv_eps}
+        if self.adv_step_size is not None:
+            positive["adv_step_size"] = self.adv_step_size
+        non_negative = {"weight_decay": self.weight_decay, "trades_beta": self.trades_beta}
+        for name, v in {**positive, **non_negative}.items():
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            if not ok or (v <= 0 if name in positive else v < 0):
+                bound = "> 0" if name in positive else ">= 0"
+                raise ConfigError(f"train.{name} must be a finite number {bound}, got {v!r}")
+        if self.adv_norm not in ("linf", "l2", "l1"):
+            raise ConfigError(f"train.adv_norm must be linf, l2 or l1, got {self.adv_norm!r}")
         if self.adversarial not in (None, "pgd", "trades"):
             raise ConfigError(
                 f"adversarial must be None, 'pgd' or 'trades', got {self.adversarial!r}"
