@@ -50,7 +50,8 @@ class DataAugmentation(Defense):
 
 @register_defense
 class DPSGDMitigation(Defense):
-    """Train the victim with DP-SGD via ``advlab.models.dp`` (optional extra: opacus)."""
+    """Train the victim with DP-SGD to ``(target_epsilon, delta)`` via ``advlab.models.dp``
+    (optional extra: opacus)."""
 
     name = "dp_sgd_poisoning"
     role: ClassVar[str] = "training"
@@ -59,13 +60,11 @@ class DPSGDMitigation(Defense):
     summary = "Differentially private training bounds each poison's influence."
     flags = frozenset({"training_time"})
 
-    expected_failures = {
-        "efficacy_floor_training": "bug found by the kit: train() passes noise_multiplier to "
-        "advlab.models.dp.train_dp, which takes target_epsilon and returns (model, eps)"
-    }
-
-    def __init__(self, *, noise_multiplier: float = 1.0, max_grad_norm: float = 1.0) -> None:
-        self.noise_multiplier = noise_multiplier
+    def __init__(
+        self, *, target_epsilon: float = 8.0, delta: float = 1e-5, max_grad_norm: float = 1.0
+    ) -> None:
+        self.target_epsilon = target_epsilon
+        self.delta = delta
         self.max_grad_norm = max_grad_norm
 
     def train(
@@ -83,11 +82,13 @@ class DPSGDMitigation(Defense):
         fn = getattr(dp, "train_dp", None)
         if fn is None:  # pragma: no cover
             raise ConfigError("advlab.models.dp has no train_dp(); update advlab")
-        return fn(
+        trained, _spent = fn(
             model,
             x,
             y,
             config or TrainConfig(),
-            noise_multiplier=self.noise_multiplier,  # type: ignore[no-any-return]
+            target_epsilon=self.target_epsilon,
+            delta=self.delta,
             max_grad_norm=self.max_grad_norm,
         )
+        return trained  # type: ignore[no-any-return]
