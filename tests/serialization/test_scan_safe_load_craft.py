@@ -57,8 +57,16 @@ def test_pickled_module_is_refused_with_a_pointer_to_convert(
     model: torch.nn.Module, tmp_path: Path
 ) -> None:
     torch.save(model, tmp_path / "module.pt")
-    with pytest.raises(UnsafeModelError, match="safetensors"):
+    with pytest.raises(UnsafeModelError, match="advlab convert in.pt"):
         load_model(tmp_path / "module.pt")
+    # convert itself refuses it without pointing at convert, the command just run
+    from advlab.serialization.safe_load import convert
+
+    with pytest.raises(UnsafeModelError) as err:
+        convert(tmp_path / "module.pt", tmp_path / "out.safetensors")
+    assert "advlab convert in.pt" not in str(err.value)
+    assert "only converts files it can load without running code" in str(err.value)
+    assert not (tmp_path / "out.safetensors").exists()
 
 
 def test_crafted_checkpoint_is_refused_and_nothing_runs(

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from advlab.errors import InputError
 from advlab.serialization.findings import FileReport
 from advlab.serialization.formats import Kind, sniff
 from advlab.serialization.policy import Policy
@@ -35,12 +36,19 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 class UnsafeModelError(Exception):
     """The file needs code to load (or could not be verified); it was not loaded."""
 
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], reason: str, *, suggest_convert: bool = True
+    ) -> None:
+        hint = (
+            "use a .safetensors file, or convert a weights-only checkpoint with "
+            "`advlab convert in.pt out.safetensors`"
+            if suggest_convert
+            else "advlab convert only converts files it can load without running code"
+        )
         super().__init__(
             f"refusing to load {os.fspath(path)}: {reason}. Only weights are loaded safely: "
-            "use a .safetensors file, or convert a weights-only checkpoint with "
-            "`advlab convert in.pt out.safetensors` (a pickled nn.Module must be re-saved as "
-            "model.state_dict() in a trusted environment)."
+            f"{hint} (a pickled nn.Module must be re-saved as model.state_dict() in a trusted "
+            "environment)."
         )
         self.reason = reason
 
@@ -107,9 +115,13 @@ def load_model(
     import torch
 
     if kind is Kind.SAFETENSORS:
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return dict(load_file(str(p), device=map_location))
+        try:
+            return dict(load_file(str(p), device=map_location))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{p}: not a readable safetensors file ({_first_line(exc)})") from None
     if kind is Kind.ZIP and "pytorch-zip" in report.formats or kind is Kind.PICKLE:
         import pickle
 
@@ -118,8 +130,17 @@ def load_model(
                 obj = torch.load(p, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as exc:
             raise UnsafeModelError(p, f"torch's weights-only unpickler refused it: {exc}") from exc
+        except Exception as exc:  # a corrupt file: torch raises many types; one line instead
+            raise InputError(
+                f"{p}: not a readable PyTorch checkpoint ({_first_line(exc)})"
+            ) from None
         return _as_state_dict(p, obj)
     raise UnsafeModelError(p, f"unsupported format {kind.value!r} for load_model")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
@@ -127,7 +148,10 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    sd = load_model(src)
+    try:
+        sd = load_model(src)
+    except UnsafeModelError as exc:  # do not tell the user to run the command they just ran
+        raise UnsafeModelError(src, exc.reason, suggest_convert=False) from None
     seen: set[tuple[int, int]] = set()
     out: dict[str, torch.Tensor] = {}
     for k, v in sd.items():
