@@ -55,7 +55,7 @@ def load_npz(
                 )
     except ValueError as exc:
         raise InputError(f"{p}: cannot read without pickle ({exc})") from exc
-    ds.kind = "image" if ds.x_train.ndim >= 3 else "tabular"
+    ds.modality = "image" if ds.x_train.ndim >= 3 else "tabular"
     _check_range(ds.x_train, bounds, str(p))
     return ds
 
@@ -138,7 +138,7 @@ def load_image_folder(
         np.array(ys),
         seed=seed,
         test_size=test_size,
-        kind="image",
+        modality="image",
         class_names=classes,
     )
 
