@@ -98,6 +98,7 @@ class Cryptanalytic(ExtractionAttack):
     requires = Access.SCORES
     paper = "Carlini, Jagielski & Mironov 2020, CRYPTO, arXiv:2003.04884"
     summary = "Critical points + second differences: ReLU-network weights to float precision."
+    link = "arXiv:2003.04884"
     flags = frozenset({"query_based", "randomized"})
 
     @renamed_params(max_queries="query_budget")
