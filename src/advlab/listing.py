@@ -16,6 +16,7 @@ from advlab.registry import (
     all_plugins,
     discover,
     get_dataset,
+    own_aliases,
 )
 from advlab.taxonomy import FAMILIES, TAG_AXES
 
@@ -45,7 +46,7 @@ def plugin_records(what: str = "all") -> list[dict[str, Any]]:
             meta = metadata(cls).model_dump(mode="json")
             meta["tags"] = sorted(meta["tags"])
             meta["flags"] = sorted(meta["flags"])
-            meta["aliases"] = list(getattr(cls, "aliases", ()))
+            meta["aliases"] = list(own_aliases(cls))
             out.append(meta)
     return out
 

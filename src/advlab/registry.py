@@ -78,6 +78,12 @@ def _qualname(obj: Any) -> str:
 ATTACK_FAMILIES = ("evasion", "extraction", "inference", "poisoning")
 
 
+def own_aliases(cls: type[Any]) -> tuple[str, ...]:
+    """The deprecated names a class declares itself (a subclass does not inherit them: two
+    classes cannot answer to one old name)."""
+    return tuple(vars(cls).get("aliases", ()))
+
+
 def _register(table: dict[str, Any], what: str, families: tuple[str, ...]) -> Callable[[T], T]:
     def deco(obj: T) -> T:
         from advlab.plugin import metadata
@@ -93,13 +99,14 @@ def _register(table: dict[str, Any], what: str, families: tuple[str, ...]) -> Ca
         prev = table.get(name)
         if prev is not None and _qualname(prev) != _qualname(cls):
             raise ValueError(f"{what} {name!r} is registered twice ({_qualname(prev)})")
-        for old in getattr(cls, "aliases", ()):
+        aliases = own_aliases(cls)
+        for old in aliases:
             taken = any(old in t for t in (table, *PLUGINS.values()))
             if taken or ALIASES.get(old, name) != name:
                 raise ValueError(f"plugin {_qualname(cls)}: alias {old!r} is already taken")
         table[name] = cls
         PLUGINS[meta.family][name] = cls
-        for old in getattr(cls, "aliases", ()):
+        for old in aliases:
             ALIASES[old] = name
         return obj
 

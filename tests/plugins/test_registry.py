@@ -133,3 +133,14 @@ def test_a_second_class_under_a_taken_name_is_refused() -> None:
     with pytest.raises(ValueError, match="'pgd' is registered twice"):
         register_attack(_evasion("Impostor", "pgd"))
     assert get_attack("pgd") is original
+
+
+def test_a_subclass_does_not_inherit_its_parents_aliases(probe: type[Plugin]) -> None:
+    sub = register_plugin(type("SubProbe", (probe,), {"name": "throwaway_sub_probe"}))
+    try:
+        assert get_plugin("probe", "throwaway_sub_probe") is sub
+        with pytest.warns(DeprecationWarning):
+            assert get_plugin("probe", "throwaway-probe") is probe
+    finally:
+        unregister("probe", "throwaway_sub_probe")
+    assert registry.ALIASES["throwaway-probe"] == "throwaway_probe"
