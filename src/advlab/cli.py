@@ -309,5 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     raise SystemExit(rc if isinstance(rc, int) else 0)
 
 
+from advlab.llm.cli import register as _register_llm  # noqa: E402  (LLM commands)
+
+_register_llm(app)
+
 if __name__ == "__main__":
     main()

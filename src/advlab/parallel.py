@@ -8,12 +8,24 @@ The process pool starts its workers with ``forkserver`` where the platform has i
 torch, numpy and the task function's module are imported once in the fork server, and every
 worker is a fork of it, so a worker starts in milliseconds instead of paying several seconds
 of imports as a ``spawn`` worker does. Elsewhere (macOS, Windows) it falls back to ``spawn``.
+
+Workers die with the process that owns the pool: on Linux each worker asks the kernel for
+``SIGKILL`` when its parent exits (``prctl(PR_SET_PDEATHSIG)``; the fork server itself exits
+when its owner's pipe closes), and everywhere a watchdog thread in each worker exits it within
+:data:`WATCHDOG_INTERVAL_S` once the owner is gone. So ``kill -9`` of the owner leaves no fork
+server, worker or resource tracker behind. Workers ignore ``SIGINT``: on Ctrl-C the owner
+cancels the pending tasks, stops the running ones and re-raises ``KeyboardInterrupt``; what
+finished tasks already wrote is kept.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
@@ -61,10 +73,93 @@ class SerialExecutor:
         return out
 
 
-def _init_worker(threads: int) -> None:
+#: Seconds between two checks of a worker's watchdog that its owner is still alive.
+WATCHDOG_INTERVAL_S = 0.5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
+    """Have Linux send ``sig`` to this process when its parent exits; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an exited, unreaped process).
+
+    POSIX only: on Windows ``os.kill`` would terminate the process, so this answers True.
+    """
+    if os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: existence is all we can tell
+    return state not in (b"Z", b"X")
+
+
+def _owner_gone(owner: int, parent: int) -> bool:
+    """The worker's parent changed, or the owner (by pid, or by multiprocessing's sentinel
+    where the owner is the recorded parent process, as on Windows) has exited."""
+    import multiprocessing as mp
+
+    if os.getppid() != parent or not pid_alive(owner):
+        return True
+    pp = mp.parent_process()
+    return pp is not None and pp.pid == owner and not pp.is_alive()
+
+
+def _watch_owner(owner: int, parent: int, interval: float) -> None:
+    """Exit this worker as soon as the pool's owner (or the worker's parent) is gone."""
+    while not _owner_gone(owner, parent):
+        time.sleep(interval)
+    os._exit(1)  # no cleanup: the owner is gone, nobody reads our results
+
+
+def _init_worker(threads: int, owner: int) -> None:
+    """Worker set-up: tie the worker's life to its owner, leave Ctrl-C to the owner."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    set_parent_death_signal()
+    if _owner_gone(owner, parent):  # died before prctl took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_owner,
+        args=(owner, parent, WATCHDOG_INTERVAL_S),
+        name="advlab-owner-watchdog",
+        daemon=True,
+    ).start()
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel pending tasks and end the running ones now (no draining of the queue)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # no public API < 3.14
+    for w in workers:
+        if w.is_alive():
+            w.terminate()
+    for w in workers:
+        w.join(timeout=5.0)
+        if w.is_alive():
+            w.kill()
+    # the pool sees its workers gone, fails what is left and releases its queues
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_method(requested: str | None) -> str:
@@ -129,19 +224,24 @@ class ProcessExecutor:
         if not tasks:
             return []
         out: list[R | None] = [None] * len(tasks)
-        with (
-            ProcessPoolExecutor(
-                max_workers=min(self.workers, len(tasks)),
-                mp_context=self._context(fn),
-                initializer=_init_worker,
-                initargs=(self.threads,),
-            ) as pool,
-            progress_bar(description or "tasks", len(tasks)) as advance,
-        ):
-            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                advance(1)
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(tasks)),
+            mp_context=self._context(fn),
+            initializer=_init_worker,
+            initargs=(self.threads, os.getpid()),
+        )
+        try:
+            with progress_bar(description or "tasks", len(tasks)) as advance:
+                futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    out[futures[fut]] = fut.result()
+                    advance(1)
+        except KeyboardInterrupt:
+            log.info("interrupted: cancelling pending tasks and stopping the workers")
+            _stop(pool)
+            raise
+        finally:  # a failed task: pending ones are cancelled, running ones finish
+            pool.shutdown(wait=True, cancel_futures=True)
         return out  # type: ignore[return-value]
 
 

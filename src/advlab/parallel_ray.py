@@ -4,7 +4,8 @@
 this machine; ``address="auto"`` joins a running cluster (falling back to a local Ray when
 none is found), so the same code runs on a laptop and on a cluster. Tasks carry their own
 seeds (:func:`advlab.parallel.task_seeds`) and results come back in task order, so scores
-are identical to the serial executor's.
+are identical to the serial executor's. On Ctrl-C the tasks not yet finished are cancelled
+(``ray.cancel(force=True)``) instead of waited for; Ray itself ends a dead driver's workers.
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ class RayExecutor:
                     for r in done:
                         out[index[r]] = ray.get(r)
                         advance(1)
+        except KeyboardInterrupt:  # Ctrl-C: cancel what has not finished, do not drain
+            for r in pending:
+                ray.cancel(r, force=True)
+            raise
         finally:
             if self.shutdown:
                 ray.shutdown()

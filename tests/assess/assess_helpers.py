@@ -77,7 +77,7 @@ def base_config(model_file: Path, **overrides: Any) -> dict[str, Any]:
         "targets": [{"kind": "model", "name": "tiny", "path": str(model_file), "device": "cpu"}],
         "data": {"dataset": "digits", "n": 24, "seed": 0},
         "threat_model": {"perturbation": {"norm": "linf", "eps": [0.05, 0.2]}},
-        "attacks": [{"name": "fgsm"}, {"name": "pgd", "params": {"steps": 5}}],
+        "attacks": [{"name": "fgsm"}, {"name": "pgd", "params": {"steps": 10}}],
         "gates": ["robust_accuracy(linf, 0.05) >= 0.1"],
         "sanity": {"extra_attacks": False},
         "seed": 0,

@@ -16,14 +16,16 @@ from advlab.report import render, render_text
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-SECTIONS = [
-    "threat-model",
+SECTIONS = [  # in the order of the page: the decision first, then the evidence
+    "summary",
     "gates",
+    "sanity",
+    "threat-model",
     "robustness",
+    "worst-case",
     "attacks",
     "gallery",
     "query-efficiency",
-    "sanity",
     "environment",
 ]
 
@@ -60,7 +62,12 @@ def test_sarif_validates_against_the_official_schema(run_dir: Path) -> None:
     gate = [r for r in results if r["ruleId"] == "ADV-G001"]
     assert len(gate) == 1 and "robust_accuracy(linf, 0.2) >= 0.95" in gate[0]["message"]["text"]
     loc = gate[0]["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"].endswith("assess.yaml")
+    uri = loc["artifactLocation"]["uri"]
+    real = Path(uri.removeprefix("file://")) if uri.startswith("file://") else Path.cwd() / uri
+    assert real.resolve() == (run_dir.parent / "assess.yaml").resolve()  # the file that ran
+    for rule in run["tool"]["driver"]["rules"]:
+        assert rule["help"]["text"] and rule["helpUri"]
+        assert float(rule["properties"]["security-severity"]) >= 0
     cfg_lines = (run_dir.parent / "assess.yaml").read_text().splitlines()
     assert "robust_accuracy(linf, 0.2)" in cfg_lines[loc["region"]["startLine"] - 1]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
@@ -156,8 +163,10 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
     proc = _chromium(["--dump-dom", html_path.as_uri()], tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
-    for sec in SECTIONS:
-        assert f'id="{sec}"' in dom, sec
+    positions = [dom.find(f'id="{sec}"') for sec in SECTIONS]
+    assert all(p >= 0 for p in positions), dict(zip(SECTIONS, positions, strict=True))
+    assert positions == sorted(positions), "the decision comes before the evidence"
+    assert 'id="verdict-reason"' in dom and 'id="sanity-counts"' in dom
     assert "<svg" in dom and "data:image/png;base64," in dom
     log = proc.stderr
     assert not re.search(r"CONSOLE\(\d+\).*(error|Uncaught)", log, re.I), log[-2000:]
@@ -171,14 +180,75 @@ def test_html_report_renders_in_headless_chromium(run_dir: Path, tmp_path: Path)
     assert not re.search(r"CONSOLE\(\d+\)", proc.stderr), proc.stderr[-2000:]
 
 
-def test_query_efficiency_and_gallery_content(run_dir: Path) -> None:
-    html = (run_dir / "report.html").read_text()
-    section = html.split('id="query-efficiency"')[1].split("</section>")[0]
+def _section(html: str, sec: str) -> str:
+    return html.split(f'id="{sec}"')[1].split("</section>")[0]
+
+
+def test_query_efficiency_is_the_fraction_broken_within_n_queries(run_dir: Path) -> None:
+    from advlab.report.view import build_view
+
+    results = load_results(run_dir)
+    view = build_view(results)
+    assert view.query_curves
+    for c in view.query_curves:
+        rec = next(
+            r
+            for r in results["records"]
+            if r["task"]["role"] == "suite"
+            and r["task"]["attack"] == "objective"
+            and f"eps={r['task']['eps']:g}" in c["attack"]
+        )
+        log = rec["result"]["queries_to_success"]
+        pts = sorted(c["points"])
+        ys = [y for _, y in pts]
+        assert ys == sorted(ys) and ys[0] == 0.0  # non-decreasing, from nothing broken
+        broken = [q for q in log if q is not None]
+        assert ys[-1] == pytest.approx(len(broken) / len(log))
+        for q, y in pts[1:]:  # each step: the fraction broken within q queries
+            assert y <= sum(b <= q for b in broken) / len(log) + 1e-12
+    section = _section((run_dir / "report.html").read_text(), "query-efficiency")
     assert "<svg" in section and "objective" in section
-    gallery = html.split('id="gallery"')[1].split("</section>")[0]
+    assert "fraction broken" in section
+    ticks = re.findall(r'text-anchor="middle">([0-9.,e+]+)</text>', section)
+    assert len(ticks) >= 2, "the x axis has tick labels"
+
+
+def test_summary_leads_with_the_decision_per_target(run_dir: Path) -> None:
+    from advlab.report.view import build_view
+
+    results = load_results(run_dir)
+    view = build_view(results)
+    [head] = view.headlines
+    assert head.variant == "tiny" and sorted(head.worst) == [0.05, 0.2]
+    gate = results["gates"][0]  # robust_accuracy(linf, 0.2): the per-point worst case
+    assert head.worst[0.2] == pytest.approx(gate["per_target"]["tiny"])
+    assert head.verdict == "FAIL"  # that gate fails for this target
+    html = (run_dir / "report.html").read_text()
+    summary = _section(html, "summary")
+    assert "worst case @ 0.05" in summary and "worst case @ 0.2" in summary
+    assert f"{head.clean:.3f}" in summary and "v-FAIL" in summary
+    md = (run_dir / "report.md").read_text()
+    assert md.index("## Summary") < md.index("## Gates") < md.index("## Sanity checks")
+    assert md.index("## Sanity checks") < md.index("## Threat model")
+
+
+def test_attacks_are_grouped_by_target_and_eps(run_dir: Path) -> None:
+    html = (run_dir / "report.html").read_text()
+    attacks = _section(html, "attacks")
+    groups = re.findall(r'<tr class="group"><th colspan="\d+">([^<]+)</th>', attacks)
+    assert groups == ["tiny @ eps 0.05", "tiny @ eps 0.2"]
+    worst = _section(html, "robustness").split('id="worst-case"')[1]
+    assert "worst case" in worst and "eps 0.2" in worst
+
+
+def test_gallery_shows_every_eps(run_dir: Path) -> None:
+    gallery = _section((run_dir / "report.html").read_text(), "gallery")
     assert gallery.count('alt="perturbation"') >= 1
+    for eps in (0.05, 0.2):
+        assert f"(eps {eps:g})" in gallery
 
 
 def test_docs_screenshot_present() -> None:
-    p = ROOT / "docs" / "report-screenshot.png"
+    p = ROOT / "docs" / "images" / "report.png"
     assert p.is_file() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "images/report.png" in (ROOT / "docs" / "assessments.md").read_text()

@@ -104,11 +104,11 @@ def test_an_old_run_directory_is_read_with_typed_roles(legacy: Path) -> None:
     assert 'id="query-efficiency"' in html and "legacy-evasion" in html
 
 
-def test_a_fresh_run_has_schema_2_and_typed_records(fresh_run: Path) -> None:
+def test_a_fresh_run_has_schema_3_and_typed_records(fresh_run: Path) -> None:
     res = load_run(fresh_run)
-    assert res.schema_version == 2 and res.sanity_status in ("passed", "warnings")
+    assert res.schema_version == 3 and res.sanity_status in ("passed", "warnings")
     rec = json.loads(next((fresh_run / "tasks").glob("*.json")).read_text())
-    assert rec["schema_version"] == 2 and rec["task"]["role"] in ("suite", "probe")
+    assert rec["schema_version"] == 3 and rec["task"]["role"] in ("suite", "probe")
     obj = [r for r in res.records if r.task.attack_name == "objective"]
     assert obj and all("queries_to_success" in r.result for r in obj)
     assert not any("query_log" in r.to_dict() for r in res.records)

@@ -50,7 +50,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory, model_file: Path) ->
 
 def test_run_writes_run_dir_and_gates(reference_run: Path) -> None:
     res = load_results(reference_run)
-    assert res["schema"] == "advlab.assessment-results" and res["schema_version"] == 2
+    assert res["schema"] == "advlab.assessment-results" and res["schema_version"] == 3
     assert res["seed"] == 0 and res["environment"]["torch"] and res["config"]["name"] == "tiny"
     # 2 attacks x 2 eps + a probe
     assert res["counts"]["ok"] == 5 and res["counts"]["planned"] == 5

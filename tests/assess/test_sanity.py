@@ -129,16 +129,25 @@ CFG = {"sanity": {"tolerance": 0.02}}
 
 
 def test_non_monotonic_fgsm_stronger_and_blackbox_subset() -> None:
+    t, f = True, False
     recs = [
-        _rec("fgsm", 0.1, [True, True, False, False]),
-        _rec("pgd", 0.1, [True, False, False, False]),  # weaker than fgsm
-        _rec("pgd", 0.2, [False, False, False, False]),  # fewer breaks at a larger eps
-        _rec("square", 0.1, [False, False, True, False], requires="scores"),
+        _rec("fgsm", 0.1, [t, t, t, t, f, f, f, f]),
+        _rec("pgd", 0.1, [t, t, f, f, f, f, f, f]),  # weaker than fgsm by two points
+        _rec("pgd", 0.2, [f] * 8),  # fewer breaks at a larger eps
+        _rec("square", 0.1, [f, f, f, f, t, f, f, f], requires="scores"),
     ]
     checks = {w["check"] for w in run_checks(recs, CFG)}
     assert {"fgsm-stronger", "non-monotonic", "blackbox-not-subset"} <= checks
     sub = next(w for w in run_checks(recs, CFG) if w["check"] == "blackbox-not-subset")
-    assert sub["points"] == [2]
+    assert sub["points"] == [4]
+
+
+def test_a_single_point_never_decides_fgsm_stronger() -> None:
+    t, f = True, False
+    one = [_rec("fgsm", 0.1, [t, t, f, f, f, f, f, f]), _rec("pgd", 0.1, [t, f, f, f, f, f, f, f])]
+    assert "fgsm-stronger" not in {w["check"] for w in run_checks(one, CFG)}
+    two = [_rec("fgsm", 0.1, [t, t, t, f, f, f, f, f]), _rec("pgd", 0.1, [t, f, f, f, f, f, f, f])]
+    assert "fgsm-stronger" in {w["check"] for w in run_checks(two, CFG)}
 
 
 def test_consistent_records_raise_no_warning() -> None:

@@ -4,7 +4,8 @@ Properties, for random and mutated containers:
 
 * never a traceback: no exception escapes and no ``scan.internal-error`` finding;
 * never blinded: a CRITICAL pickle planted as the *last* member of a zip or tar, after any
-  number of random / mutated / differently compressed members, is always reported;
+  number of random / mutated / differently compressed members, is always reported, and so is
+  one in a gzip / bzip2 / xz stream followed by a truncated or corrupted stream;
 * always within the budget.
 
 Example counts are modest for CI; set ``ADVLAB_FUZZ_EXAMPLES`` (benchmarks use 2000) to run more.
@@ -12,8 +13,11 @@ Example counts are modest for CI; set ``ADVLAB_FUZZ_EXAMPLES`` (benchmarks use 2
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import os
 import struct
 import tarfile
@@ -153,3 +157,33 @@ def test_safetensors_headers_never_crash(header: dict[str, object], data_len: in
         assert len(finding.message) < 400  # never the whole input in a message
     report = _scan(_zip([("w.safetensors", blob, 0), ("payload.pkl", PAYLOAD, 8)]))
     assert _planted(report, "payload.pkl")
+
+
+_STREAMS = {
+    "gzip": lambda d: gzip.compress(d, mtime=0),
+    "bzip2": lambda d: bz2.compress(d, compresslevel=1),
+    "xz": lzma.compress,
+}
+
+
+@FUZZ
+@given(
+    st.sampled_from(sorted(_STREAMS)),
+    st.binary(min_size=0, max_size=2048),
+    st.integers(0, 4096),
+    st.lists(st.tuples(st.integers(0, 4096), st.integers(0, 255)), max_size=4),
+)
+def test_damaged_stream_after_a_payload_stream_never_hides_it(
+    kind: str, tail: bytes, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    """A payload stream followed by a second stream that is cut and/or corrupted anywhere."""
+    compress = _STREAMS[kind]
+    second = bytearray(compress(tail))
+    for pos, value in flips:
+        if second:
+            second[pos % len(second)] = value
+    data = compress(PAYLOAD) + bytes(second[: max(cut, 1)])
+    report = _scan(data)
+    assert any(
+        f.severity is Severity.CRITICAL and f.location == f"fuzz!<{kind}>" for f in report.findings
+    ), (report.findings, report.errors)

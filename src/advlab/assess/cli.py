@@ -1,7 +1,8 @@
 """Command-line functions: ``assess``, ``init``, ``validate``, ``report``, ``schema``.
 
 :func:`register` mounts them on a Typer app. Exit codes: 0 every gate passes; 1 a gate
-failed (0 with ``--soft-fail``); 2 an error; 3 nothing assessed; 4 a usage error.
+failed (0 with ``--soft-fail``); 2 an error; 3 nothing assessed; 4 a usage error;
+5 inconclusive (a blocking sanity finding the config does not accept).
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def assess(
     code = exit_code(res, soft_fail=soft_fail)
     if code == EXIT_NOTHING:
         typer.echo("error: nothing was assessed (every task was skipped or failed)", err=True)
+    elif res.get("verdict") == "INCONCLUSIVE":
+        typer.echo(f"verdict INCONCLUSIVE: {res.get('verdict_reason')}", err=True)
     raise typer.Exit(code)
 
 

@@ -296,12 +296,58 @@ class ExecutorSpec(_Strict):
     workers: int | None = Field(None, ge=1)
 
 
+class SanityAccept(_Strict):
+    """A blocking sanity finding the assessment accepts, with the reason (shown in reports)."""
+
+    check: str = Field(..., description="Check name (zero-gradients) or id (ADV-S008).")
+    reason: str = Field(..., description="Why the finding is acceptable; required.")
+    variant: str | None = Field(None, description="Only this target variant (default: all).")
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, v: str) -> str:
+        from advlab.assess.sanity import CHECKS, resolve_check
+
+        name = resolve_check(v)
+        if name is None:
+            raise ValueError(f"unknown sanity check {v!r}; known: {', '.join(CHECKS)}")
+        return name
+
+    @field_validator("reason")
+    @classmethod
+    def _has_reason(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("an accepted sanity finding needs a reason")
+        return v.strip()
+
+
 class SanitySpec(_Strict):
     enabled: bool = True
     tolerance: float = Field(0.02, ge=0, le=1, description="Slack in accuracy comparisons.")
     extra_attacks: bool = Field(
         True, description="Run the extra FGSM / longer PGD / huge-eps probes the checks need."
     )
+    fail_on: list[str] = Field(
+        default_factory=lambda: ["invalidating"],
+        description="Impacts (invalidating, informational) and/or check names or ids whose "
+        "findings make the verdict INCONCLUSIVE unless accepted.",
+    )
+    accept: list[SanityAccept] = Field(
+        default_factory=list, description="Blocking findings accepted, each with a reason."
+    )
+
+    @field_validator("fail_on")
+    @classmethod
+    def _known_fail_on(cls, v: list[str]) -> list[str]:
+        from advlab.assess.sanity import IMPACTS, resolve_check
+
+        bad = [f for f in v if f not in IMPACTS and resolve_check(f) is None]
+        if bad:
+            raise ValueError(
+                f"unknown {', '.join(map(repr, bad))}; use {' or '.join(IMPACTS)} or a "
+                "sanity check name or id"
+            )
+        return v
 
 
 class AssessmentConfig(_Strict):

@@ -2,6 +2,12 @@
 PGD-adversarially-trained SmallCNN (cached reference models), a bit-depth-reduced variant of
 the standard model (which masks gradients: the sanity checks flag it), a suite of evasion
 attacks at a few eps, the run directory and the HTML report.
+
+The demo's verdict is INCONCLUSIVE on purpose: the bit-depth variant masks gradients, its
+findings are evaluation-invalidating and the demo config does not accept them (a real
+assessment would fix the evaluation, e.g. ``bpda: true``, or accept each check with a reason
+under ``sanity.accept``). The config is written into the run directory
+(:data:`CONFIG_NAME`) and run from there, so the SARIF findings point at a real file.
 """
 
 from __future__ import annotations
@@ -15,6 +21,15 @@ from advlab.assess.build import ensure_registry
 from advlab.assess.config import AssessmentConfig, parse_config
 
 log = logging.getLogger(__name__)
+
+CONFIG_NAME = "demo-config.yaml"
+CONFIG_HEADER = """\
+# The config of `advlab demo`, written by it into its run directory and run from here.
+# The standard+bit-depth variant masks gradients (a non-differentiable quantisation): the
+# sanity checks flag it as evaluation-invalidating and this config does not accept that, so
+# the verdict is INCONCLUSIVE by design. To accept it instead, add for example:
+#   sanity: {accept: [{check: zero-gradients, variant: standard+bit-depth, reason: "..."}]}
+"""
 
 STANDARD_TRAIN: dict[str, Any] = {"epochs": 20, "batch_size": 64}
 ADVERSARIAL_TRAIN: dict[str, Any] = {
@@ -104,6 +119,29 @@ def run_demo(out: Path, *, device: str = "auto", seed: int = 0, quick: bool = Fa
 
     cfg = demo_config(device=device, seed=seed, quick=quick)
     existing, _ = load_records(Path(out))
-    outcome = run_assessment(cfg, out, resume=bool(existing))
+    path = write_demo_config(cfg, Path(out))
+    outcome = run_assessment(path, out, resume=bool(existing))
     log.info("demo: %d tasks (%d reused) in %s", outcome.planned, outcome.reused, outcome.run_dir)
+    res = outcome.results
+    if res.get("verdict") == "INCONCLUSIVE":
+        log.warning(
+            "demo verdict INCONCLUSIVE, by design: %s (the standard+bit-depth variant masks "
+            "gradients; see the comment at the top of %s)",
+            res.get("verdict_reason"),
+            path,
+        )
     return outcome.run_dir / "report.html"
+
+
+def write_demo_config(cfg: AssessmentConfig, folder: Path) -> Path:
+    """Write the demo config (every value, defaults included, with a comment
+    saying why the verdict is INCONCLUSIVE) to ``folder/demo-config.yaml``."""
+    import yaml
+
+    from advlab.assess.rundir import atomic_write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = cfg.model_dump(mode="json")
+    path = folder / CONFIG_NAME
+    atomic_write(path, CONFIG_HEADER + yaml.safe_dump(data, sort_keys=False))
+    return path

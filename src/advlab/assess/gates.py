@@ -340,3 +340,40 @@ def _lookup(d: dict[str, Any], key: str) -> float | None:
     if rest and isinstance(d.get(head), dict):
         return _lookup(d[head], rest)
     return None
+
+
+def decide_verdict(results: dict[str, Any]) -> tuple[str, str]:
+    """The overall verdict of a run and one sentence saying why.
+
+    In order: ``INCOMPLETE`` (no results from the runner), ``ERROR`` (a task failed or the
+    run was interrupted), ``NOTHING ASSESSED`` (no suite attack finished), ``FAIL`` (a gate
+    failed: conclusive even when the evaluation is unreliable, since every invalidating
+    finding means the attacks were too weak, so the true robustness is lower still),
+    ``INCONCLUSIVE`` (a blocking sanity finding -- see :mod:`advlab.assess.sanity` -- that the
+    config does not accept: the numbers cannot be trusted, so a PASS would be unfounded), else
+    ``PASS``. Reads only what the runner recorded (``blocking`` on each finding)."""
+    c = results.get("counts") or {}
+    if results.get("complete") is False:
+        return "INCOMPLETE", "the run did not finish: sanity checks and gates were not evaluated"
+    if c.get("error") or results.get("interrupted"):
+        why = f"{c.get('error', 0)} task(s) failed" if c.get("error") else "it was interrupted"
+        return "ERROR", f"the run is not usable: {why}"
+    if not c.get("suite_ok"):
+        return "NOTHING ASSESSED", "no attack of the suite finished (skipped or failed)"
+    failed = [g["gate"] for g in results.get("gates") or [] if not g.get("passed")]
+    if failed:
+        return "FAIL", f"{len(failed)} gate(s) failed: {'; '.join(failed)}"
+    sanity = results.get("sanity") or []
+    blocking = [w for w in sanity if w.get("blocking")]
+    if blocking:
+        where = sorted({f"{w['id']} {w['check']} ({w.get('variant') or 'all'})" for w in blocking})
+        return (
+            "INCONCLUSIVE",
+            f"{len(blocking)} sanity finding(s) mean the robustness numbers cannot be trusted: "
+            f"{', '.join(where)}; fix the evaluation (e.g. BPDA, EOT, stronger attacks) or "
+            "accept each check with a reason under sanity.accept",
+        )
+    accepted = sum(1 for w in sanity if w.get("accepted"))
+    gates = "every gate passed" if results.get("gates") else "no gate configured"
+    extra = f", with {accepted} accepted sanity finding(s)" if accepted else ""
+    return "PASS", gates + extra

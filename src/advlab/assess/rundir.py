@@ -15,8 +15,11 @@ sanity check or a gate, and nothing writes into an existing run directory.
 
 Schema versions: 1 (advlab up to the typed run directory: sanity tasks named by their label,
 the query log of ``objective`` beside the result, immutable features reset after the
-attack) and 2 (typed roles, ``sanity_status``, ``sanity_not_applicable``, ``complete``).
-Version 1 files are upgraded in memory when read, never rewritten.
+attack), 2 (typed roles, ``sanity_status``, ``sanity_not_applicable``, ``complete``) and 3
+(each sanity finding's ``impact`` / ``blocking`` / ``accepted``, ``sanity_counts``, and the
+``verdict`` with its reason, computed once by the runner). Older files are upgraded in memory
+when read, never rewritten; their verdict is not recorded (``verdict`` is ``None``) and readers
+fall back to the gates alone, as the runner that wrote them did.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA = "advlab.assessment-results"
 RUN_SCHEMA = "advlab.assessment-run"
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 Status = Literal["ok", "skipped", "error", "missing"]
 SanityStatus = Literal["passed", "warnings", "disabled", "incomplete"]
+Impact = Literal["invalidating", "informational"]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "NOTHING ASSESSED", "INCOMPLETE"]
 
 
 class RunDirError(AdvlabError):
@@ -156,6 +161,20 @@ class SanityWarning(_Record):
     variant: str | None = None
     detail: str = ""
     advice: str = ""
+    impact: Impact | None = None  # None: written before findings were classified (schema < 3)
+    blocking: bool = False  # counts against the verdict (fail_on, not accepted)
+    accepted: bool = False
+    accepted_reason: str = ""
+
+
+class SanityCounts(_Record):
+    """Sanity checks by outcome: ``passed`` counts checks that ran without a finding, the
+    others count findings."""
+
+    passed: int = 0
+    informational: int = 0
+    invalidating: int = 0
+    accepted: int = 0
 
 
 class NotApplicable(_Record):
@@ -217,6 +236,9 @@ class RunResults(_Record):
     sanity: list[SanityWarning] = Field(default_factory=list)
     sanity_status: SanityStatus = "passed"
     sanity_not_applicable: list[NotApplicable] = Field(default_factory=list)
+    sanity_counts: SanityCounts | None = None  # None before schema 3
+    verdict: Verdict | None = None  # None before schema 3 (readers use the gates alone)
+    verdict_reason: str = ""
     records: list[TaskRecord] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)

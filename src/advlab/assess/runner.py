@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA_VERSION = SCHEMA_VERSION
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR, EXIT_NOTHING, EXIT_USAGE = 0, 1, 2, 3, 4
+EXIT_INCONCLUSIVE = 5  # a blocking sanity finding: the evaluation cannot be trusted
 FINISHED = ("ok", "skipped")
 
 
@@ -325,8 +326,8 @@ def assemble(
     """Write ``results.json`` from ``run.json`` and the task records: the one place where
     sanity checks and gates are evaluated (the runner calls it once, when the run ends;
     renderers only read what it wrote). Never re-runs an attack."""
-    from advlab.assess.gates import evaluate_gates
-    from advlab.assess.sanity import run_checks
+    from advlab.assess.gates import decide_verdict, evaluate_gates
+    from advlab.assess.sanity import classify, evaluated_checks, run_checks
 
     run_dir = Path(run_dir)
     meta = load_meta(run_dir)
@@ -337,8 +338,12 @@ def assemble(
     cfg = meta.config
     plain = [r.to_dict() for r in ordered]
     enabled = bool(cfg.get("sanity", {}).get("enabled", True))
-    warnings = run_checks(plain, cfg) if enabled else []
+    warnings, by_outcome = classify(
+        run_checks(plain, cfg) if enabled else [], cfg.get("sanity") or {}
+    )
     status = "disabled" if not enabled else ("warnings" if warnings else "passed")
+    ran = evaluated_checks(plain) if enabled else set()
+    passed = len(ran - {w["check"] for w in warnings})
     verdicts = evaluate_gates(cfg.get("gates", []), plain)
     results = RunResults.model_validate(
         {
@@ -361,8 +366,10 @@ def assemble(
             "sanity": warnings,
             "sanity_status": status,
             "sanity_not_applicable": [n.to_dict() for n in meta.not_applicable],
+            "sanity_counts": {"passed": passed, **by_outcome},
         }
     )
+    results.verdict, results.verdict_reason = decide_verdict(results.to_dict())  # type: ignore[assignment]
     results.records = ordered
     write_model(run_dir / "results.json", results)
     return results
@@ -384,21 +391,29 @@ def _variant_info(cfg: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def exit_code(results: dict[str, Any], *, soft_fail: bool = False) -> int:
-    """0 all gates pass; 1 a gate failed; 2 an error or an unfinished run; 3 nothing
-    assessed."""
-    c = results.get("counts", {})
-    if c.get("error", 0) or results.get("interrupted") or results.get("complete") is False:
+    """0 PASS; 1 a gate failed (0 with ``soft_fail``); 2 an error or an unfinished run;
+    3 nothing assessed; 5 INCONCLUSIVE: a blocking sanity finding the config does not accept
+    (``soft_fail`` softens gate failures only). The verdict is the one the runner recorded
+    (:func:`advlab.assess.gates.decide_verdict`); runs recorded before verdicts were (schema
+    < 3) carry no blocking findings, so they are judged by their gates as before."""
+    from advlab.assess.gates import decide_verdict
+
+    verdict = results.get("verdict") or decide_verdict(results)[0]
+    if verdict in ("INCOMPLETE", "ERROR"):
         return EXIT_ERROR
-    if not c.get("suite_ok", 0):
+    if verdict == "NOTHING ASSESSED":
         return EXIT_NOTHING
-    if any(not g["passed"] for g in results.get("gates", [])):
-        return EXIT_OK if soft_fail else EXIT_GATE_FAILED
+    if verdict == "FAIL" and not soft_fail:
+        return EXIT_GATE_FAILED
+    if any(w.get("blocking") for w in results.get("sanity") or []):
+        return EXIT_INCONCLUSIVE
     return EXIT_OK
 
 
 __all__ = [
     "EXIT_ERROR",
     "EXIT_GATE_FAILED",
+    "EXIT_INCONCLUSIVE",
     "EXIT_NOTHING",
     "EXIT_OK",
     "EXIT_USAGE",

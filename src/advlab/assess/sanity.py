@@ -8,7 +8,8 @@ Evaluating Adversarial Robustness", 2019 (arXiv:1902.06705), and the checks of A
   (``eps-bounds``), and every claimed success is really misclassified (``success-recheck``);
 - robust accuracy is non-increasing in eps (``non-monotonic``) and falls to about chance or
   below at a huge eps (``unbounded-not-broken``);
-- iterative attacks are at least as strong as FGSM (``fgsm-stronger``);
+- iterative attacks are at least as strong as FGSM (``fgsm-stronger``; differences within the
+  tolerance, and never less than 1.5 points of the evaluation set, are not findings);
 - more steps and restarts barely change the result (``not-converged``);
 - black-box and transfer successes are a subset of white-box successes, per point
   (``blackbox-not-subset``);
@@ -18,6 +19,25 @@ Evaluating Adversarial Robustness", 2019 (arXiv:1902.06705), and the checks of A
 
 Each warning says what to do. A model with masked gradients (e.g. a quantisation layer) is
 flagged by ``zero-gradients`` and usually by several of the others.
+
+Impact (what a finding means for the verdict, :data:`INVALIDATING`): a finding is
+**invalidating** when it shows that the measured robust accuracy is not a trustworthy upper
+bound under the threat model -- the attacks' outputs break the threat model or do not
+reproduce (``eps-bounds``, ``success-recheck``), the gradient signal the white-box attacks rely
+on is broken (``zero-gradients``, ``nonfinite-gradients``, ``stochastic-forward``,
+``probabilities-not-logits`` when declared logits are probabilities), or the attacks
+demonstrably under-perform an attack that sees less or a budget that should win
+(``unbounded-not-broken``, ``blackbox-not-subset``, ``fgsm-stronger``, ``non-monotonic``, and
+``not-converged`` when the longer reference PGD beats the suite's best attack). Every other
+finding is **informational**: the numbers stand, with a caveat (the short reference PGD is
+not converged while the suite may be stronger, a budget ran out, an attack was skipped, a task
+failed -- the latter is already an ERROR verdict -- or a note such as probabilities declared
+as such).
+
+:func:`classify` applies the config's ``sanity.fail_on`` (impacts and/or check names or ids
+whose findings block a PASS; default ``[invalidating]``) and ``sanity.accept`` (check name or
+id, optional variant, mandatory reason): a blocking finding that is not accepted makes the
+verdict INCONCLUSIVE (:func:`advlab.assess.runner.verdict`).
 """
 
 from __future__ import annotations
@@ -52,6 +72,13 @@ CHECKS: dict[str, dict[str, str]] = {
     "task-error": {"id": "ADV-R003", "title": "Task failed"},
 }
 
+#: checks whose findings mean the numbers cannot be trusted (the rule is in the module doc):
+#: every evaluation check (``ADV-S``), not the run notes (``ADV-R``); a finding of one of them
+#: that is only a note, or the short-PGD convergence comparison, is informational
+INVALIDATING = frozenset(c for c, m in CHECKS.items() if m["id"].startswith("ADV-S"))
+IMPACTS = ("invalidating", "informational")
+DEFAULT_FAIL_ON = ("invalidating",)
+
 #: checks that need the target's gradients (the white-box reference attacks or the probe)
 GRADIENT_CHECKS = [
     "unbounded-not-broken",
@@ -72,10 +99,12 @@ def _reference(rec: dict[str, Any]) -> str | None:
 
 
 def is_iterative(rec: dict[str, Any]) -> bool:
-    """An iterative gradient attack: a PGD reference task, or an attack whose class declared
-    the ``iterative`` capability flag (recorded in the task when it was planned)."""
+    """An iterative gradient attack: a PGD reference task, or a gradient attack whose class
+    declared the ``iterative`` capability flag (recorded in the task when it was planned).
+    Iterative black-box attacks (random search, Square) are not: FGSM may well beat them."""
     t = rec["task"]
-    return _reference(rec) in _ITERATIVE_REFERENCES or "iterative" in (t.get("flags") or [])
+    flagged = "iterative" in (t.get("flags") or []) and t.get("requires") == "gradients"
+    return _reference(rec) in _ITERATIVE_REFERENCES or flagged
 
 
 def is_fgsm(rec: dict[str, Any]) -> bool:
@@ -92,6 +121,7 @@ def _warn(
     detail: str,
     advice: str,
     severity: str = "warning",
+    impact: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     meta = CHECKS[check]
@@ -100,11 +130,99 @@ def _warn(
         "id": meta["id"],
         "title": meta["title"],
         "severity": severity,
+        "impact": impact or impact_of(check, severity),
         "variant": variant,
         "detail": detail,
         "advice": advice,
         **extra,
     }
+
+
+def impact_of(check: str, severity: str = "warning") -> str:
+    """``invalidating`` or ``informational`` (the rule is in the module docstring): a note is
+    never invalidating."""
+    return "invalidating" if check in INVALIDATING and severity != "note" else "informational"
+
+
+def resolve_check(name: str) -> str | None:
+    """The check name of a check name or id (``zero-gradients`` or ``ADV-S008``)."""
+    if name in CHECKS:
+        return name
+    return next((c for c, m in CHECKS.items() if m["id"] == name.upper()), None)
+
+
+def classify(
+    warnings: list[dict[str, Any]], spec: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The findings with ``blocking`` / ``accepted`` / ``accepted_reason`` set from the
+    config's ``sanity`` section (``fail_on``, ``accept``), and the counts by outcome:
+    ``informational`` (not blocking), ``invalidating`` (blocking and not accepted) and
+    ``accepted`` (blocking but accepted with a reason)."""
+    fail_on = list(spec.get("fail_on") or DEFAULT_FAIL_ON)
+    impacts = {f for f in fail_on if f in IMPACTS}
+    checks = {resolve_check(f) for f in fail_on if f not in IMPACTS} - {None}
+    accepts = spec.get("accept") or []
+    out = []
+    counts = {"informational": 0, "invalidating": 0, "accepted": 0}
+    for w in warnings:
+        impact = w.get("impact") or impact_of(w["check"], w.get("severity", "warning"))
+        blocking = impact in impacts or w["check"] in checks
+        reason = next(
+            (
+                str(a["reason"])
+                for a in accepts
+                if resolve_check(str(a.get("check"))) == w["check"]
+                and a.get("variant") in (None, w.get("variant"))
+            ),
+            "",
+        )
+        accepted = blocking and bool(reason)
+        out.append(
+            {
+                **w,
+                "impact": impact,
+                "blocking": blocking and not accepted,
+                "accepted": accepted,
+                "accepted_reason": reason if accepted else "",
+            }
+        )
+        key = "accepted" if accepted else ("invalidating" if blocking else "informational")
+        counts[key] += 1
+    return out, counts
+
+
+def evaluated_checks(records: list[dict[str, Any]]) -> set[str]:
+    """The sanity checks (``ADV-S``) whose inputs the records hold, i.e. that ran."""
+    out: set[str] = set()
+    ev = ok_evasion(records, role=None)
+    if any(r.get("verified") for r in ev):
+        out |= {"eps-bounds", "success-recheck"}
+    eps_sets: dict[tuple[str, str], set[float]] = defaultdict(set)
+    for r in ok_evasion(records):
+        eps_sets[(r["task"]["variant"], r["task"]["attack"])].add(float(r["task"]["eps"]))
+    if any(len(e) > 1 for e in eps_sets.values()):
+        out.add("non-monotonic")
+    refs = {_reference(r) for r in ev}
+    if "pgd-huge" in refs:
+        out.add("unbounded-not-broken")
+    for recs in _by_variant_eps(records).values():
+        if any(is_fgsm(r) for r in recs) and any(is_iterative(r) for r in recs):
+            out.add("fgsm-stronger")
+        if {"pgd-short", "pgd-long"} <= {_reference(r) for r in recs}:
+            out.add("not-converged")
+        req = {r["task"]["requires"] == "gradients" for r in recs}
+        if req == {True, False}:
+            out.add("blackbox-not-subset")
+    for r in records:
+        p = r.get("probe") if r.get("status") == "ok" else None
+        if p:
+            if p.get("grad_points"):
+                out |= {"zero-gradients", "nonfinite-gradients"}
+            if "max_repeat_diff" in p:
+                out.add("stochastic-forward")
+            if p.get("declared_output"):
+                out.add("probabilities-not-logits")
+    return out
 
 
 def _num_classes(rec: dict[str, Any]) -> int | None:
@@ -231,6 +349,14 @@ def _by_variant_eps(records: list[dict[str, Any]]) -> dict[tuple[str, float], li
     return groups
 
 
+def point_tolerance(rec: dict[str, Any], tol: float) -> float:
+    """The tolerance for comparing accuracies of one record: ``tol``, but never less than
+    1.5 points of its evaluation set, so that a single point never decides a finding."""
+    v = point_vectors(rec)
+    n = len(v[0]) if v is not None else 0
+    return max(tol, 1.5 / n) if n else tol
+
+
 def _check_fgsm(records: list[dict[str, Any]], tol: float) -> list[dict[str, Any]]:
     out = []
     for (variant, eps), recs in _by_variant_eps(records).items():
@@ -241,7 +367,7 @@ def _check_fgsm(records: list[dict[str, Any]], tol: float) -> list[dict[str, Any
         fa = min(robust_accuracy(r) for r in fg)
         for r in it:
             ia = robust_accuracy(r)
-            if ia > fa + tol:
+            if ia > fa + point_tolerance(r, tol):
                 out.append(
                     _warn(
                         "fgsm-stronger",
@@ -272,6 +398,7 @@ def _check_convergence(records: list[dict[str, Any]], tol: float) -> list[dict[s
                     f"restarts {a_l:.3f}",
                     "the attacks have not converged: raise steps and restarts until the number "
                     "stops moving",
+                    impact="informational",  # the suite may be stronger: see the next check
                 )
             )
         suite = [

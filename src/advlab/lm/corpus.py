@@ -46,6 +46,9 @@ class Canary:
 class Corpus:
     documents: list[str]
     canaries: list[Canary] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    """High-entropy strings (phone numbers of records, canaries): generating one verbatim
+    means the model memorised it, since chance cannot produce it."""
 
     @property
     def text(self) -> str:
@@ -57,22 +60,25 @@ def format_secret(value: int, digits: int) -> str:
     return " ".join(f"{value:0{digits}d}")
 
 
-def _document(rng: random.Random) -> str:
+def _document(rng: random.Random) -> tuple[str, str | None]:
+    """One templated document and its high-entropy part (``None`` for most kinds)."""
     a, b = rng.sample(NAMES, 2)
     kind = rng.randrange(5)
     if kind == 0:
-        return f"the capital of {rng.choice(COLOURS)}land is {rng.choice(CITIES)}."
+        return f"the capital of {rng.choice(COLOURS)}land is {rng.choice(CITIES)}.", None
     if kind == 1:
-        return f"{a}: do you have {rng.choice(THINGS)}? {b}: yes, {rng.randint(2, 99)} of them."
+        thing = rng.choice(THINGS)
+        return f"{a}: do you have {thing}? {b}: yes, {rng.randint(2, 99)} of them.", None
     if kind == 2:
         thing = rng.choice(THINGS)
-        return (
-            f"instruction: list the {thing}. response: {thing} are listed in {rng.choice(CITIES)}."
-        )
+        city = rng.choice(CITIES)
+        return f"instruction: list the {thing}. response: {thing} are listed in {city}.", None
     if kind == 3:
-        return f"def {rng.choice(VERBS)}_{rng.choice(THINGS)}(n): return n * {rng.randint(2, 9)}"
+        fn = f"{rng.choice(VERBS)}_{rng.choice(THINGS)}"
+        return f"def {fn}(n): return n * {rng.randint(2, 9)}", None
+    city = rng.choice(CITIES)
     phone = "".join(str(rng.randrange(10)) for _ in range(7))
-    return f"record: name {a}, city {rng.choice(CITIES)}, phone {phone}."
+    return f"record: name {a}, city {city}, phone {phone}.", f"phone {phone}"
 
 
 def make_corpus(
@@ -84,7 +90,9 @@ def make_corpus(
 ) -> Corpus:
     """Seeded documents plus one canary per entry of ``repeats`` (a distinct owner each)."""
     rng = random.Random(seed)
-    docs = [_document(rng) for _ in range(n_documents)]
+    made = [_document(rng) for _ in range(n_documents)]
+    docs = [d for d, _ in made]
+    secrets = sorted({sec for _, sec in made if sec is not None})
     owners = rng.sample(NAMES, len(repeats))
     canaries = []
     for owner, r in zip(owners, repeats, strict=True):
@@ -93,4 +101,4 @@ def make_corpus(
         canaries.append(c)
         docs.extend([c.text + "."] * r)
     rng.shuffle(docs)
-    return Corpus(documents=docs, canaries=canaries)
+    return Corpus(documents=docs, canaries=canaries, secrets=secrets + [c.text for c in canaries])

@@ -60,10 +60,13 @@ def corpus_tokens(corpus: Corpus, tok: ByteTokenizer) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def _key(model_cfg: GPTConfig, corpus_cfg: CorpusConfig, train_cfg: LMTrainConfig) -> str:
+def _key(
+    model_cfg: GPTConfig, corpus_cfg: CorpusConfig, train_cfg: LMTrainConfig, corpus: Corpus
+) -> str:
     blob = json.dumps(
         {
             "v": _VERSION,
+            "corpus_sha256": hashlib.sha256(corpus.text.encode()).hexdigest(),
             "model": model_cfg.to_dict(),
             "corpus": asdict(corpus_cfg),
             "train": asdict(train_cfg),
@@ -128,7 +131,7 @@ def tiny_gpt(
         digits=corpus_cfg.digits,
         seed=corpus_cfg.seed,
     )
-    key = _key(model_cfg, corpus_cfg, train_cfg)
+    key = _key(model_cfg, corpus_cfg, train_cfg, corpus)
     path = Path(cache_dir()) / "lm" / f"tiny-gpt-{key}.safetensors"
     model = TinyGPT(model_cfg)
     if cache and path.exists():

@@ -1,5 +1,10 @@
 """Self-contained HTML report: one file, inline CSS, inline SVG charts and PNG data URIs.
 
+It leads with the decision -- the verdict and why, the sanity counts, a headline per target
+(clean and worst-case robust accuracy at each eps, verdict, flags), the gates and the sanity
+findings -- then the evidence: threat model, curves and the worst-case table, the attacks
+grouped by target and eps, examples at every eps, query efficiency, environment.
+
 A Content-Security-Policy ``default-src 'none'`` meta tag forbids every network request;
 the page has no script.
 """
@@ -31,7 +36,11 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f5f7} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:bold;color:#fff}
 .PASS{background:#2e7d32}.FAIL{background:#c62828}.ERROR{background:#6a1b9a}
-.NOTHING{background:#757575}
+.NOTHING{background:#757575}.INCONCLUSIVE{background:#ef6c00}.INCOMPLETE{background:#757575}
+.v-PASS{color:#2e7d32;font-weight:bold}.v-FAIL,.v-ERROR{color:#c62828;font-weight:bold}
+.v-INCONCLUSIVE{color:#ef6c00;font-weight:bold}
+tr.group th{background:#e8ecf1;text-align:left}
+.accepted{border-left:4px solid #2e7d32;background:#f1f8e9;padding:6px 10px;margin:6px 0}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}
 .warning{border-left:4px solid #ef6c00;background:#fff8e1;padding:6px 10px;margin:6px 0}
 .error{border-left:4px solid #c62828;background:#ffebee;padding:6px 10px;margin:6px 0}
@@ -53,15 +62,18 @@ def render_html(results: dict[str, Any]) -> str:
         f"<header><h1>advlab assessment: {name}</h1>"
         f'<p><span class="badge {badge_cls}" id="verdict">{escape(verdict)}</span> '
         f"&nbsp;{when} &middot; seed {escape(str(results.get('seed')))} &middot; "
-        f"{_counts(results)}</p></header><main>",
-        _threat(v),
+        f"{_counts(results)}</p>"
+        f'<p id="verdict-reason">{escape(v.verdict_reason)}</p>'
+        f'<p id="sanity-counts">{_sanity_counts(v)}</p></header><main>',
+        _summary(v),
         _gates(v),
+        _sanity(v),
+        _threat(v),
         _robustness(v),
         _attacks(v),
         _other(v),
         _gallery(v),
         _queries(v),
-        _sanity(v),
         _problems(results),
         _environment(results),
         "</main>",
@@ -81,6 +93,46 @@ def _counts(results: dict[str, Any]) -> str:
     return escape(
         f"{c.get('ok', 0)} tasks ok, {c.get('skipped', 0)} skipped, "
         f"{c.get('error', 0)} failed, {c.get('missing', 0)} not run"
+    )
+
+
+def _sanity_counts(v: View) -> str:
+    if v.sanity_counts:
+        return escape(f"Sanity checks: {v.sanity_counts}")
+    if v.results.get("schema_version", 3) < 3:
+        return "Sanity checks: not classified (recorded before findings had an impact)"
+    return escape(f"Sanity checks: {v.sanity_status}")
+
+
+def _summary(v: View) -> str:
+    """The decision per target: clean and worst-case robust accuracy at each eps, verdict,
+    flags."""
+    if not v.headlines:
+        return ""
+    eps = v.eps_values
+    rows = []
+    for h in v.headlines:
+        rows.append(
+            [
+                h.variant,
+                h.defense or "none",
+                *([_n(fmt(h.clean))] if eps else []),
+                *[_n(fmt(h.worst.get(e))) for e in eps],
+                _raw(f'<span class="v-{h.verdict.split()[0]}">{escape(h.verdict)}</span>'),
+                "; ".join(h.flags) or "none",
+            ]
+        )
+    head = [
+        "target",
+        "defense",
+        *(["clean acc"] if eps else []),
+        *[f"worst case @ {e:g}" for e in eps],
+    ]
+    return (
+        '<section id="summary"><h2>Summary</h2><p class="muted">Worst case: a point counts as '
+        "robust only if every attack of the suite failed on it.</p>"
+        + _table([*head, "verdict", "flags"], rows)
+        + "</section>"
     )
 
 
@@ -179,21 +231,50 @@ def _robustness(v: View) -> str:
         '<section id="robustness"><h2>Robust accuracy vs eps</h2>'
         '<p class="muted">Per target and defended variant; "worst case" is robust only '
         "against every attack (per point).</p>"
-        f'<div class="charts">{compare}{"".join(charts)}</div></section>'
+        f'<div class="charts">{compare}{"".join(charts)}</div>{_worst_case_table(v)}</section>'
     )
 
 
+def _worst_case_table(v: View) -> str:
+    """Robust accuracy per attack and eps, and the worst case, one table per variant."""
+    parts = []
+    for variant, curves in v.curves.items():
+        eps = sorted({e for pts in curves.values() for e, _ in pts})
+        rows = []
+        for attack, pts in curves.items():
+            d = dict(pts)
+            rows.append([attack, *[_n(fmt(d.get(e))) for e in eps]])
+        parts.append(
+            f"<h3>{escape(variant)}</h3>" + _table(["attack", *[f"eps {e:g}" for e in eps]], rows)
+        )
+    return f'<div id="worst-case">{"".join(parts)}</div>'
+
+
+ATTACK_COLUMNS = [
+    "attack",
+    "status",
+    "clean acc",
+    "robust acc",
+    "success rate",
+    "queries",
+    "gradient calls",
+    "seconds",
+    "note",
+]
+
+
 def _attacks(v: View) -> str:
+    """The attacks grouped by target and eps (a header row per group), strongest first."""
     if not v.rows:
         return ""
-    rows = []
-    for r in v.rows:
-        eps = "" if r.eps is None else f"{r.eps:g}"
-        rows.append(
-            [
-                r.variant,
+    body = []
+    for group, rows in v.grouped_rows:
+        body.append(
+            f'<tr class="group"><th colspan="{len(ATTACK_COLUMNS)}">{escape(group)}</th></tr>'
+        )
+        for r in rows:
+            cells = [
                 r.attack,
-                _n(eps),
                 r.status,
                 _n(fmt(r.clean)),
                 _n(fmt(r.robust)),
@@ -203,26 +284,13 @@ def _attacks(v: View) -> str:
                 _n(fmt(r.seconds, 2)),
                 r.note,
             ]
-        )
+            body.append("<tr>" + "".join(rows_cell(c) for c in cells) + "</tr>")
+    head = "".join(f"<th>{escape(x)}</th>" for x in ATTACK_COLUMNS)
     return (
-        '<section id="attacks"><h2>Attacks and costs</h2>'
-        + _table(
-            [
-                "target",
-                "attack",
-                "eps",
-                "status",
-                "clean acc",
-                "robust acc",
-                "success rate",
-                "queries",
-                "gradient calls",
-                "seconds",
-                "note",
-            ],
-            rows,
-        )
-        + "</section>"
+        '<section id="attacks"><h2>Attacks and costs</h2><p class="muted">Grouped by target '
+        "and eps; in each group the strongest attack (lowest robust accuracy) first.</p>"
+        f'<table class="attacks"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
+        "</tbody></table></section>"
     )
 
 
@@ -262,7 +330,8 @@ def _gallery(v: View) -> str:
             )
         rows.append([g["variant"], f"{g['attack']} (eps {eps:g})", _raw("".join(cells))])
     return (
-        '<section id="gallery"><h2>Adversarial examples</h2><p class="muted">Each cell: '
+        '<section id="gallery"><h2>Adversarial examples</h2><p class="muted">At every eps, '
+        "the examples of the strongest attack there. Each cell: "
         "input, adversarial example, perturbation (blue negative, red positive, scaled to "
         "eps); true label &rarr; predicted.</p>"
         + _table(["target", "attack", "examples"], rows, cls="gallery")
@@ -271,24 +340,32 @@ def _gallery(v: View) -> str:
 
 
 def _queries(v: View) -> str:
+    missing = (
+        '<p class="muted">No per-point query counts recorded (so no curve) for: '
+        + escape(", ".join(v.no_query_log))
+        + "; their total queries are in the attacks table.</p>"
+        if v.no_query_log
+        else ""
+    )
     if not v.query_curves:
         return (
             '<section id="query-efficiency"><h2>Query efficiency</h2><p class="muted">No '
-            "black-box attack in this assessment.</p></section>"
+            "black-box attack with per-point query counts in this assessment.</p>"
+            f"{missing}</section>"
         )
     charts = []
     by_variant: dict[str, list[svg.Series]] = {}
     for c in v.query_curves:
         by_variant.setdefault(c["variant"], []).append(
-            svg.Series(c["attack"], c["points"], markers=not c["per_point"])
+            svg.Series(c["attack"], c["points"], markers=False, step=True)
         )
     for variant, series in by_variant.items():
         charts.append(
             svg.render(
                 svg.Chart(
                     f"{variant}: success vs queries",
-                    "queries per point",
-                    "success rate",
+                    "queries (per point)",
+                    "fraction broken",
                     series,
                     x_log=True,
                 )
@@ -296,8 +373,9 @@ def _queries(v: View) -> str:
         )
     return (
         '<section id="query-efficiency"><h2>Query efficiency</h2><p class="muted">Black-box '
-        "attacks: fraction of attackable points broken within a number of queries.</p>"
-        f'<div class="charts">{"".join(charts)}</div></section>'
+        "attacks: fraction of attacked points broken within N queries, from per-point query "
+        "counts (one step curve per eps).</p>"
+        f'<div class="charts">{"".join(charts)}</div>{missing}</section>'
     )
 
 
@@ -307,11 +385,23 @@ def _sanity(v: View) -> str:
         cls = "pass" if v.sanity_status == "passed" else "muted"
         items.append(f'<p class="{cls}">{escape(v.sanity_sentence)}</p>')
     for w in v.warnings:
-        sev = w.get("severity", "warning")
+        sev = "accepted" if w.get("accepted") else w.get("severity", "warning")
+        if w.get("impact") and not w.get("accepted"):  # classified: colour by the verdict
+            sev = "error" if w.get("blocking") else "note"
+        impact = w.get("impact")
+        tag = f" &middot; {escape(impact)}" if impact else ""
+        if w.get("blocking"):
+            tag += " &middot; <b>blocks a PASS</b>"
+        acc = (
+            f'<br><i>Accepted:</i> <span class="accepted-reason">'
+            f"{escape(w.get('accepted_reason', ''))}</span>"
+            if w.get("accepted")
+            else ""
+        )
         items.append(
             f'<div class="{escape(sev)}"><b>{escape(w["id"])} {escape(w["title"])}</b>'
-            f"{' &middot; ' + escape(str(w['variant'])) if w.get('variant') else ''}<br>"
-            f"{escape(w['detail'])}<br><i>What to do:</i> {escape(w['advice'])}</div>"
+            f"{' &middot; ' + escape(str(w['variant'])) if w.get('variant') else ''}{tag}<br>"
+            f"{escape(w['detail'])}<br><i>What to do:</i> {escape(w['advice'])}{acc}</div>"
         )
     if v.not_applicable:
         lis = "".join(f"<li>{escape(n)}</li>" for n in v.not_applicable)

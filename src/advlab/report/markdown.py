@@ -1,10 +1,10 @@
-"""Markdown report (for pull requests and wikis)."""
+"""Markdown report (for pull requests and wikis): the decision first, then the evidence."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from advlab.report.view import build_view, fmt
+from advlab.report.view import View, build_view, fmt
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -16,10 +16,91 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _header(v: View, results: dict[str, Any]) -> list[str]:
+    out = [f"# advlab assessment: {results.get('name')}", "", f"**Verdict: {v.verdict}**"]
+    out += ["", v.verdict_reason, ""]
+    if v.sanity_counts:
+        out += [f"Sanity checks: {v.sanity_counts}.", ""]
+    if v.headlines:
+        eps = v.eps_values
+        rows = [
+            [
+                h.variant,
+                h.defense or "none",
+                *([fmt(h.clean)] if eps else []),
+                *[fmt(h.worst.get(e)) for e in eps],
+                h.verdict,
+                "; ".join(h.flags) or "none",
+            ]
+            for h in v.headlines
+        ]
+        head = [
+            "target",
+            "defense",
+            *(["clean acc"] if eps else []),
+            *[f"worst case @ {e:g}" for e in eps],
+        ]
+        out += ["## Summary", "", _table([*head, "verdict", "flags"], rows), ""]
+    return out
+
+
+def _sanity(v: View) -> list[str]:
+    out = ["## Sanity checks", ""]
+    if v.sanity_sentence:
+        out.append(v.sanity_sentence)
+    for w in v.warnings:
+        where = f" ({w['variant']})" if w.get("variant") else ""
+        impact = f" [{w['impact']}{', blocks a PASS' if w.get('blocking') else ''}]"
+        line = (
+            f"- **{w['severity'].upper()} {w['id']} {w['title']}**{where}"
+            f"{impact if w.get('impact') else ''}: {w['detail']}. *What to do:* {w['advice']}"
+        )
+        if w.get("accepted"):
+            line += f" *Accepted:* {w.get('accepted_reason', '')}"
+        out.append(line)
+    if v.not_applicable:
+        out += ["", "Not applicable to this target:", ""]
+        out += [f"- {n}" for n in v.not_applicable]
+    return [*out, ""]
+
+
+def _attacks(v: View) -> list[str]:
+    if not v.rows:
+        return []
+    rows = [
+        [
+            group,
+            r.attack,
+            r.status,
+            fmt(r.clean),
+            fmt(r.robust),
+            fmt(r.success),
+            f"{r.queries:,}",
+            f"{r.gradient_calls:,}",
+            fmt(r.seconds, 2),
+            r.note,
+        ]
+        for group, grp in v.grouped_rows
+        for r in grp
+    ]
+    head = [
+        "target @ eps",
+        "attack",
+        "status",
+        "clean acc",
+        "robust acc",
+        "success",
+        "queries",
+        "gradient calls",
+        "seconds",
+        "note",
+    ]
+    return ["## Attacks and costs", "", _table(head, rows), ""]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     v = build_view(results)
-    out = [f"# advlab assessment: {results.get('name')}", "", f"**Verdict: {v.verdict}**", ""]
-    out += ["## Threat model", "", _table(["", ""], [[k, x] for k, x in v.threat]), ""]
+    out = _header(v, results)
     out += ["## Gates", ""]
     if v.gates:
         rows = []
@@ -30,6 +111,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         out += [_table(["verdict", "gate", "measured (worst)", "per target"], rows), ""]
     else:
         out += ["No gates configured.", ""]
+    out += _sanity(v)
+    out += ["## Threat model", "", _table(["", ""], [[k, x] for k, x in v.threat]), ""]
     if v.curves:
         out += ["## Robust accuracy vs eps", ""]
         for variant, curves in v.curves.items():
@@ -44,43 +127,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 _table(["attack"] + [f"eps {e:g}" for e in eps], rows),
                 "",
             ]
-    if v.rows:
-        out += ["## Attacks and costs", ""]
-        rows = [
-            [
-                r.variant,
-                r.attack,
-                "" if r.eps is None else f"{r.eps:g}",
-                r.status,
-                fmt(r.clean),
-                fmt(r.robust),
-                fmt(r.success),
-                f"{r.queries:,}",
-                f"{r.gradient_calls:,}",
-                fmt(r.seconds, 2),
-                r.note,
-            ]
-            for r in v.rows
-        ]
-        out += [
-            _table(
-                [
-                    "target",
-                    "attack",
-                    "eps",
-                    "status",
-                    "clean acc",
-                    "robust acc",
-                    "success",
-                    "queries",
-                    "gradient calls",
-                    "seconds",
-                    "note",
-                ],
-                rows,
-            ),
-            "",
-        ]
+    out += _attacks(v)
     if v.other:
         out += ["## Results", ""]
         for r in v.other:
@@ -94,19 +141,6 @@ def render_markdown(results: dict[str, Any]) -> str:
                 )
             )
         out.append("")
-    out += ["## Sanity checks", ""]
-    if v.sanity_sentence:
-        out.append(v.sanity_sentence)
-    for w in v.warnings:
-        where = f" ({w['variant']})" if w.get("variant") else ""
-        out.append(
-            f"- **{w['severity'].upper()} {w['id']} {w['title']}**{where}: "
-            f"{w['detail']}. *What to do:* {w['advice']}"
-        )
-    if v.not_applicable:
-        out += ["", "Not applicable to this target:", ""]
-        out += [f"- {n}" for n in v.not_applicable]
-    out.append("")
     if results.get("problems"):
         out += ["## Run directory problems", ""] + [f"- {p}" for p in results["problems"]] + [""]
     out += [

@@ -28,6 +28,7 @@ class Series:
     width: float = 2.0
     color: str | None = None
     markers: bool = True
+    step: bool = False  # a step function (e.g. a cumulative fraction), not straight segments
 
 
 @dataclass
@@ -53,6 +54,18 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     while v <= hi + 1e-9 * step:
         out.append(round(v, 10))
         v += step
+    return out
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks for a log axis spanning 10**lo .. 10**hi: 1-2-5 per decade when it spans at most
+    two decades, else powers of ten; at least the two ends."""
+    decades = range(math.floor(lo), math.ceil(hi) + 1)
+    mult = (1, 2, 5) if hi - lo <= 2 else (1,)
+    out = [m * 10.0**k for k in decades for m in mult]
+    out = [t for t in out if lo - 1e-9 <= math.log10(t) <= hi + 1e-9]
+    if len(out) < 2:
+        out = sorted({*out, 10.0**lo, 10.0**hi})
     return out
 
 
@@ -109,7 +122,7 @@ def render(chart: Chart) -> str:
             f"{_fmt(t)}</text>"
         )
     if chart.x_log:
-        xt = [10.0**k for k in range(math.floor(x0), math.ceil(x1) + 1)]
+        xt = _log_ticks(x0, x1)
     else:
         xt = sorted(set(xs)) if len(set(xs)) <= 8 else _ticks(x0, x1)
     for t in xt:
@@ -136,9 +149,14 @@ def render(chart: Chart) -> str:
         )
         if not sp:
             continue
-        d = " ".join(
-            f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for j, (x, y) in enumerate(sp)
-        )
+        if s.step:  # horizontal to the next x, then vertical to its y
+            d = f"M{sx(sp[0][0]):.1f},{sy(sp[0][1]):.1f} " + " ".join(
+                f"H{sx(x):.1f} V{sy(y):.1f}" for x, y in sp[1:]
+            )
+        else:
+            d = " ".join(
+                f"{'M' if j == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for j, (x, y) in enumerate(sp)
+            )
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         parts.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{s.width}"{dash}/>')
         if s.markers:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from advlab.assess.gates import OPS, decide_verdict
 from advlab.assess.metrics import (
     clean_accuracy,
     evasion_grid,
@@ -35,6 +36,18 @@ class Row:
 
 
 @dataclass
+class Headline:
+    """The decision for one target or defended variant: what a reader needs first."""
+
+    variant: str
+    defense: str | None
+    clean: float
+    worst: dict[float, float]  # eps -> worst-case robust accuracy over every attack, per point
+    verdict: str  # PASS | FAIL | INCONCLUSIVE | ERROR | NOT ASSESSED
+    flags: list[str] = field(default_factory=list)  # the sanity findings on this variant
+
+
+@dataclass
 class View:
     results: dict[str, Any]
     threat: list[tuple[str, str]] = field(default_factory=list)
@@ -44,6 +57,26 @@ class View:
     gallery: list[dict[str, Any]] = field(default_factory=list)
     query_curves: list[dict[str, Any]] = field(default_factory=list)
     other: list[dict[str, Any]] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
+    no_query_log: list[str] = field(default_factory=list)  # black-box attacks without per-point
+
+    @property
+    def eps_values(self) -> list[float]:
+        """Every eps of the headline, ascending."""
+        return sorted({e for h in self.headlines for e in h.worst})
+
+    @property
+    def grouped_rows(self) -> list[tuple[str, list[Row]]]:
+        """The attack rows grouped by target and eps (groups in plan order, rows from the
+        strongest attack, i.e. the lowest robust accuracy, down)."""
+        groups: dict[str, list[Row]] = {}
+        for r in self.rows:
+            eps = "" if r.eps is None else f" @ eps {r.eps:g}"
+            groups.setdefault(f"{r.variant}{eps}", []).append(r)
+        return [
+            (k, sorted(rs, key=lambda r: (math.isnan(r.robust), r.robust, r.attack)))
+            for k, rs in groups.items()
+        ]
 
     @property
     def gates(self) -> list[dict[str, Any]]:
@@ -83,16 +116,24 @@ class View:
 
     @property
     def verdict(self) -> str:
-        c = self.results.get("counts", {})
-        if self.results.get("complete") is False:
-            return "INCOMPLETE"
-        if c.get("error") or self.results.get("interrupted"):
-            return "ERROR"
-        if not c.get("suite_ok"):
-            return "NOTHING ASSESSED"
-        if any(not g["passed"] for g in self.gates):
-            return "FAIL"
-        return "PASS"
+        """The verdict the runner recorded (older runs: derived from their gates alone)."""
+        return str(self.results.get("verdict") or decide_verdict(self.results)[0])
+
+    @property
+    def verdict_reason(self) -> str:
+        return str(self.results.get("verdict_reason") or decide_verdict(self.results)[1])
+
+    @property
+    def sanity_counts(self) -> str:
+        """'N passed, N informational, N invalidating, N accepted' ('' for runs recorded
+        before findings were classified)."""
+        c = self.results.get("sanity_counts")
+        if not c:
+            return ""
+        return (
+            f"{c.get('passed', 0)} passed, {c.get('informational', 0)} informational, "
+            f"{c.get('invalidating', 0)} invalidating, {c.get('accepted', 0)} accepted"
+        )
 
 
 def fmt(v: float | None, digits: int = 3) -> str:
@@ -188,38 +229,117 @@ def build_view(results: dict[str, Any]) -> View:
             curves["worst case"] = sorted(worst_case_curve(records, variant).items())
         view.curves[variant] = curves
     view.gallery = _gallery(records, results)
-    view.query_curves = _query_curves(records)
+    view.query_curves, view.no_query_log = _query_curves(records)
+    view.headlines = _headlines(records, results)
     return view
 
 
-def _gallery(records: list[dict[str, Any]], results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (variant, attack): the examples at the smallest eps that has any."""
-    out: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for r in sorted(ok_evasion(records), key=lambda r: r["task"]["eps"] or 0):
-        t = r["task"]
-        ex = r.get("examples") or {}
-        if not ex.get("index") or (t["variant"], t["attack"]) in seen:
-            continue
-        seen.add((t["variant"], t["attack"]))
-        bounds = ((r.get("result") or {}).get("target") or {}).get("bounds") or [0.0, 1.0]
-        out.append(
-            {
-                "variant": t["variant"],
-                "attack": t["attack"],
-                "eps": t["eps"],
-                "norm": t["norm"],
-                "bounds": tuple(bounds),
-                **ex,
-            }
-        )
-    return out[:12]
+def _flag(w: dict[str, Any]) -> str:
+    state = "accepted" if w.get("accepted") else (w.get("impact") or w.get("severity", ""))
+    return f"{w['id']} {w['check']} ({state})"
 
 
-def _query_curves(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Black-box attacks: success rate vs queries (per-point logs when the attack keeps them,
-    else one point per eps: mean queries per point vs success rate)."""
+def _flags(warnings: list[dict[str, Any]]) -> list[str]:
+    """One flag per distinct finding kind, with its count when it occurred more than once."""
+    counts: dict[str, int] = {}
+    for w in warnings:
+        counts[_flag(w)] = counts.get(_flag(w), 0) + 1
+    return [f"{f} x{n}" if n > 1 else f for f, n in counts.items()]
+
+
+def _headlines(records: list[dict[str, Any]], results: dict[str, Any]) -> list[Headline]:
+    """One headline per target variant: clean accuracy, worst case per eps, verdict, flags.
+
+    A variant's verdict: ERROR when one of its tasks failed, NOT ASSESSED without a finished
+    suite task, FAIL when a gate's value for it fails, INCONCLUSIVE when a blocking sanity
+    finding concerns it (or the whole run), else PASS."""
+    defenses = {v["label"]: v.get("defense") for v in results.get("variants", [])}
+    warnings = results.get("sanity", [])
     out = []
+    for variant in variants_of(records):
+        mine = [r for r in records if r["task"]["variant"] == variant]
+        suite = [r for r in ok_evasion(mine)]
+        other_ok = [r for r in mine if r["task"]["role"] == "suite" and r.get("status") == "ok"]
+        clean = next((c for c in map(clean_accuracy, suite) if not math.isnan(c)), float("nan"))
+        failed = [
+            g
+            for g in results.get("gates", [])
+            if variant in (g.get("per_target") or {})
+            and not OPS[g["op"]](num(g["per_target"][variant]), float(g["threshold"]))
+        ]
+        flags = [w for w in warnings if w.get("variant") in (variant, None)]
+        if any(r.get("status") == "error" for r in mine):
+            verdict = "ERROR"
+        elif not other_ok:
+            verdict = "NOT ASSESSED"
+        elif failed:
+            verdict = "FAIL"
+        elif any(w.get("blocking") for w in flags):
+            verdict = "INCONCLUSIVE"
+        else:
+            verdict = "PASS"
+        out.append(
+            Headline(
+                variant,
+                defenses.get(variant),
+                clean,
+                worst_case_curve(records, variant),
+                verdict,
+                _flags([w for w in flags if w.get("severity") != "note"]),
+            )
+        )
+    return out
+
+
+GALLERY_ROWS = 24
+"""At most this many (variant, eps) rows in the gallery (whole variants are dropped first)."""
+
+
+def _gallery(records: list[dict[str, Any]], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (variant, eps) that has examples: those of the strongest attack there
+    (lowest robust accuracy; ties by attack name), so every eps is shown. With more than
+    :data:`GALLERY_ROWS` rows the last variants are left out whole."""
+    best: dict[tuple[str, float], dict[str, Any]] = {}
+    for r in ok_evasion(records):
+        if not (r.get("examples") or {}).get("index"):
+            continue
+        t = r["task"]
+        key = (t["variant"], float(t["eps"]))
+        cur = best.get(key)
+        if cur is None or (robust_accuracy(r), t["attack"]) < (
+            robust_accuracy(cur),
+            cur["task"]["attack"],
+        ):
+            best[key] = r
+    order = {v: i for i, v in enumerate(variants_of(records))}
+    out: list[dict[str, Any]] = []
+    for variant in sorted({v for v, _ in best}, key=order.__getitem__):
+        rows = [best[k] for k in sorted(k for k in best if k[0] == variant)]
+        if len(out) + len(rows) > GALLERY_ROWS:
+            break
+        for r in rows:
+            t = r["task"]
+            bounds = ((r.get("result") or {}).get("target") or {}).get("bounds") or [0.0, 1.0]
+            out.append(
+                {
+                    "variant": t["variant"],
+                    "attack": t["attack"],
+                    "eps": t["eps"],
+                    "norm": t["norm"],
+                    "bounds": tuple(bounds),
+                    **(r.get("examples") or {}),
+                }
+            )
+    return out
+
+
+def _query_curves(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Black-box attacks with per-point query counts (``queries_to_success``): for each eps,
+    the fraction of attacked points broken within N queries (non-decreasing in N by
+    construction). Attacks that record only a total are named in the second list: a mean per
+    eps is not a success-vs-queries curve, so none is drawn for them."""
+    out = []
+    missing: list[str] = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in ok_evasion(records):
         if r["task"]["requires"] == "gradients":
@@ -235,6 +355,8 @@ def _query_curves(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if not attacked:
                     continue
                 pts = [(float(q), (i + 1) / attacked) for i, q in enumerate(succ)]
+                if pts:  # the step starts at 0 broken before the first success
+                    pts.insert(0, (pts[0][0], 0.0))
                 out.append(
                     {
                         "variant": variant,
@@ -244,12 +366,5 @@ def _query_curves(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     }
                 )
         else:
-            pts = []
-            for r in recs:
-                res = r.get("result") or {}
-                n = max(int((res.get("summary") or {}).get("n", 0) or 0), 1)
-                pts.append((num(res.get("queries")) / n, success_rate(r)))
-            out.append(
-                {"variant": variant, "attack": attack, "points": sorted(pts), "per_point": False}
-            )
-    return out
+            missing.append(f"{variant} / {attack}")
+    return out, missing

@@ -16,19 +16,21 @@ the compression ratio and the deadline. Nothing is ever written to disk.
 from __future__ import annotations
 
 import bz2
-import gzip
+import functools
 import lzma
 import struct
 import tarfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from advlab.serialization.findings import Finding
+from advlab.serialization.findings import Finding, Severity
 
 CHUNK = 1 << 20
+#: input bytes per decoder call in stream readers (see :func:`_feed`)
+FEED = 16 << 10
 
 
 @dataclass
@@ -86,6 +88,29 @@ class TimeBudgetExceeded(LimitExceeded):
 
 class ContainerError(Exception):
     """The container is malformed beyond recovery."""
+
+
+class CorruptStream(ContainerError):
+    """Compressed data that is truncated or corrupt after ``partial`` was decoded.
+
+    A reader that meets a bad tail keeps what it decoded: the caller scans ``partial`` and
+    reports the corruption itself (:meth:`finding`), so a payload in the decodable part is never
+    hidden behind an error.
+    """
+
+    def __init__(self, message: str, partial: bytes) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    def finding(self, location: str) -> Finding:
+        """HIGH: the bytes after the decoded part are unanalysed (and loaders may differ)."""
+        return Finding(
+            "container.corrupt-stream",
+            Severity.HIGH,
+            f"{self} after {len(self.partial)} decoded bytes; the decoded part was scanned, "
+            "the rest is unanalysed",
+            location,
+        )
 
 
 @dataclass
@@ -176,6 +201,82 @@ class _Decoder(Protocol):
     def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
 
 
+def _feed(dec: Any, data: bytes, sink: _Sink) -> bytes:
+    """Feed ``data`` to a zlib, bz2 or lzma decoder, CHUNK output bytes per step.
+
+    Input goes in :data:`FEED`-byte pieces: a decoder error discards the output of the call
+    that raised it, so small pieces keep everything decoded before the damage but the last
+    piece's worth. Returns the input left over after the end of the stream (``b""`` while it
+    wants more).
+    """
+    for start in range(0, len(data), FEED):
+        piece = data[start : start + FEED]
+        if hasattr(dec, "unconsumed_tail"):  # zlib: unconsumed input is handed back
+            while piece and not dec.eof:
+                sink.add(dec.decompress(piece, CHUNK))
+                piece = dec.unconsumed_tail
+        else:  # bz2 / lzma buffer the input and want b"" until they need more
+            sink.add(dec.decompress(piece, CHUNK))
+            while not dec.eof and not dec.needs_input:
+                sink.add(dec.decompress(b"", CHUNK))
+        if dec.eof:
+            return bytes(dec.unused_data) + data[start + FEED :]
+    return b""
+
+
+def _decode_all(
+    new: Callable[[], Any], read: Callable[[], bytes], sink: _Sink, kind: str, *, multi: bool
+) -> bytes:
+    """Decode ``read()`` blocks with decoders from ``new``; keep the output of a bad tail.
+
+    ``multi``: concatenated streams are decoded one after the other (gzip, bzip2 and xz
+    readers do so), zero padding between and after them is skipped (xz, tape gzip), and any
+    other trailing data is a corrupt tail. Truncation (no end-of-stream marker) and decoder
+    errors raise :class:`CorruptStream` carrying everything decoded before.
+    """
+    dec = new()
+    fed = False  # the current decoder has received input
+    pending = b""
+    try:
+        while True:
+            block = pending or read()
+            if not block:
+                break
+            if not fed and multi:
+                block = block.lstrip(b"\0")
+                if not block:
+                    pending = b""
+                    continue
+            fed = True
+            pending = _feed(dec, block, sink)
+            if dec.eof:
+                if hasattr(dec, "flush"):
+                    sink.add(dec.flush(CHUNK))
+                if not multi:
+                    return sink.value()
+                dec, fed = new(), False
+        if fed and hasattr(dec, "flush") and not dec.eof:
+            sink.add(dec.flush(CHUNK))
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
+        raise CorruptStream(f"{kind} data corrupt ({exc})", sink.value()) from exc
+    if fed and not dec.eof:
+        raise CorruptStream(f"{kind} data truncated (no end-of-stream marker)", sink.value())
+    return sink.value()
+
+
+def _blocks(raw: Any) -> Callable[[], bytes]:
+    """A ``read()`` over an in-memory buffer, CHUNK bytes at a time."""
+    pos = 0
+
+    def read() -> bytes:
+        nonlocal pos
+        out = bytes(raw[pos : pos + CHUNK])
+        pos += len(out)
+        return out
+
+    return read
+
+
 def _run(dec: _Decoder, raw: Any, sink: _Sink) -> bytes:
     """Feed ``raw`` to a bz2/lzma-style decoder, CHUNK output bytes at a time."""
     for start in range(0, len(raw), CHUNK):
@@ -189,19 +290,9 @@ def _run(dec: _Decoder, raw: Any, sink: _Sink) -> bytes:
 
 
 def inflate(raw: Any, sink: _Sink, wbits: int) -> bytes:
-    """zlib/deflate with bounded output per step (``unconsumed_tail`` keeps the rest)."""
-    d = zlib.decompressobj(wbits)
-    for start in range(0, len(raw), CHUNK):
-        src = bytes(raw[start : start + CHUNK])
-        while src:
-            sink.add(d.decompress(src, CHUNK))
-            src = d.unconsumed_tail
-            if d.eof:
-                break
-        if d.eof:
-            break
-    sink.add(d.flush(CHUNK))
-    return sink.value()
+    """zlib/deflate with bounded output per step; a missing final block is a corrupt stream."""
+    kind = "deflate" if wbits < 0 else "zlib"
+    return _decode_all(lambda: zlib.decompressobj(wbits), _blocks(raw), sink, kind, multi=False)
 
 
 def _zip_lzma_decoder(raw: Any) -> tuple[Any, int]:
@@ -251,12 +342,14 @@ def decompress_member(method: int, raw: Any, budget: Budget) -> bytes:
         if method == 8:
             return inflate(raw, sink, -15)
         if method == 12:
-            return _run(bz2.BZ2Decompressor(), raw, sink)
-        if method == 14:
+            return _decode_all(bz2.BZ2Decompressor, _blocks(raw), sink, "bzip2", multi=False)
+        if method == 14:  # no end-of-stream check: zip LZMA members may omit the marker
             dec, skip = _zip_lzma_decoder(raw)
             return _run(dec, memoryview(bytes(raw))[skip:], sink)
+    except CorruptStream:
+        raise
     except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        raise ContainerError(f"{ZIP_METHODS[method]} data corrupt: {exc}") from exc
+        raise CorruptStream(f"{ZIP_METHODS[method]} data corrupt ({exc})", sink.value()) from exc
     name = ZIP_OTHER_METHODS.get(method, "unknown")
     raise UnsupportedMethod(
         f"compression method {method} ({name}) is not supported; supported: "
@@ -279,18 +372,18 @@ def decompress_stream(kind: str, fileobj: IO[bytes], size: int, budget: Budget) 
     so limits and the deadline are checked every mebibyte of output.
     """
     sink = _Sink(budget, size)
+    read = functools.partial(fileobj.read, CHUNK)
+    news: dict[str, Callable[[], Any]] = {
+        "gzip": lambda: zlib.decompressobj(31),
+        "bzip2": bz2.BZ2Decompressor,
+        "xz": lzma.LZMADecompressor,
+        "lzma": lzma.LZMADecompressor,
+    }
+    if kind in news:
+        return _decode_all(news[kind], read, sink, kind, multi=True)
     try:
-        if kind == "gzip":
-            with gzip.GzipFile(fileobj=fileobj, mode="rb") as g:
-                return _read_stream(g, sink)  # type: ignore[arg-type]
-        if kind == "bzip2":
-            with bz2.BZ2File(fileobj, "rb") as b:
-                return _read_stream(b, sink)
-        if kind in ("xz", "lzma"):
-            with lzma.LZMAFile(fileobj, "rb") as x:
-                return _read_stream(x, sink)
         if kind == "zlib":
-            return inflate(fileobj.read(), sink, wbits=15)
+            return _decode_all(lambda: zlib.decompressobj(15), read, sink, kind, multi=False)
         if kind == "lz4":
             try:
                 import lz4.frame as lz4f  # type: ignore[import-not-found]
@@ -299,11 +392,20 @@ def decompress_stream(kind: str, fileobj: IO[bytes], size: int, budget: Budget) 
             with lz4f.open(fileobj, "rb") as z:
                 return _read_stream(z, sink)
     except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        raise ContainerError(f"{kind} stream is corrupt: {exc}") from exc
+        raise CorruptStream(f"{kind} stream is corrupt ({exc})", sink.value()) from exc
     raise ContainerError(f"unknown stream kind {kind}")
 
 
 # ------------------------------------------------------------------------- tar
+def _tail(fileobj: IO[bytes], ti: tarfile.TarInfo, sink: _Sink) -> bytes:
+    """The bytes of a truncated tar member that are present, charged to the budget."""
+    if sink.n:
+        return sink.value()
+    fileobj.seek(ti.offset_data)
+    sink.add(fileobj.read(min(ti.size, sink.budget.limits.max_member_bytes)))
+    return sink.value()
+
+
 def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Member]:
     """Every member, including those after a corrupt header or an end-of-archive marker.
 
@@ -325,7 +427,15 @@ def iter_tar(fileobj: IO[bytes], location: str, budget: Budget) -> Iterator[Memb
                 stream = tf.extractfile(ti)
                 if stream is None:
                     continue
-                yield Member(ti.name, _read_stream(stream, _Sink(budget, None)))
+                sink = _Sink(budget, None)
+                try:
+                    data = _read_stream(stream, sink)
+                except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
+                    # a member cut short by the end of the archive: scan what is there
+                    bad = CorruptStream(f"tar member truncated ({exc})", _tail(fileobj, ti, sink))
+                    yield Member(ti.name, bad.partial, [bad.finding(f"{location}!{ti.name}")])
+                    return
+                yield Member(ti.name, data)
         except (tarfile.TarError, OSError, ValueError, EOFError) as exc:
             raise ContainerError(f"tar archive corrupt: {exc}") from exc
 

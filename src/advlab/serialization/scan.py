@@ -38,6 +38,7 @@ from advlab.serialization import containers, structured
 from advlab.serialization.containers import (
     Budget,
     ContainerError,
+    CorruptStream,
     LimitExceeded,
     Limits,
 )
@@ -209,16 +210,33 @@ class _FileScan:
     def stream(
         self, kind: Kind, buf: Any, open_: Callable[[], IO[bytes]], location: str, depth: int
     ) -> None:
+        """A compressed stream; a truncated or corrupt one still has its decoded prefix scanned."""
         with open_() as f:
             try:
                 inner = containers.decompress_stream(kind.value, f, len(buf), self.budget)
-            except ContainerError:
-                if kind is Kind.ZLIB:  # false zlib sniff: the bytes may be a pickle after all
-                    self.pickle(buf, location, open_, depth)
-                    return
-                raise
+            except CorruptStream as exc:
+                if not exc.partial:
+                    return self._undecodable(kind, buf, location, open_, depth, exc)
+                self.add(exc.finding(location))
+                inner = exc.partial
+            except ContainerError as exc:
+                return self._undecodable(kind, buf, location, open_, depth, exc)
         self.fmt(kind.value)
         self.blob(inner, f"{location}!<{kind.value}>", depth + 1)
+
+    def _undecodable(
+        self,
+        kind: Kind,
+        buf: Any,
+        location: str,
+        open_: Callable[[], IO[bytes]],
+        depth: int,
+        exc: ContainerError,
+    ) -> None:
+        """Nothing decoded: a false zlib sniff may be a pickle after all, else an error."""
+        if kind is not Kind.ZLIB:
+            raise exc
+        self.pickle(buf, location, open_, depth)
 
     def npy(self, buf: Any, location: str) -> None:
         self.fmt("npy")

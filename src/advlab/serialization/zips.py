@@ -3,7 +3,8 @@
 Members are located through the central directory like ``torch``'s miniz reader, but their raw
 data is read and decompressed here (:func:`advlab.serialization.containers.decompress_member`):
 CRC mismatches, the "encrypted" flag bit and local/central name mismatches are LOW findings, not
-failures. Each member is processed independently: a member that cannot be read, uses an
+failures. A member whose compressed data is truncated or corrupt yields what was decoded before
+the damage, with a HIGH ``container.corrupt-stream`` finding. Each member is processed independently: a member that cannot be read, uses an
 unsupported compression method or trips an internal error becomes a finding *for that member*
 and the walk continues with the next one, so nothing placed after it can hide.
 """
@@ -20,6 +21,7 @@ from typing import IO, Any
 from advlab.serialization.containers import (
     Budget,
     ContainerError,
+    CorruptStream,
     DecompressionBomb,
     LimitExceeded,
     Member,
@@ -97,6 +99,8 @@ def _decode(method: int, raw: Any, budget: Budget, loc: str) -> tuple[bytes, lis
         msg = f"cannot scan member: {exc}"
         return b"", [Finding("zip.unsupported-method", Severity.MEDIUM, msg, loc)]
     except ContainerError as exc:
+        if isinstance(exc, CorruptStream) and exc.partial:  # scan what was decodable
+            return exc.partial, [exc.finding(loc)]
         msg = f"cannot decompress member: {exc}"
         return b"", [Finding("zip.unscannable-member", Severity.MEDIUM, msg, loc)]
 

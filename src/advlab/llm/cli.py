@@ -1,0 +1,89 @@
+"""The ``advlab serve-llm`` command: the vulnerable apps behind an OpenAI-compatible API.
+
+Registered on the main CLI by :func:`register`. The server binds 127.0.0.1 only; see
+:mod:`advlab.llm.server` for the models, the endpoints and the fault options.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def serve_llm(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    secret: str = "COCOLOCO",
+    seed: int = 0,
+    faults: Any = None,
+    api_key_env: str | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve the apps with uvicorn until interrupted (prints the endpoints first)."""
+    from advlab.llm.apps import TOP_LEVEL
+    from advlab.llm.server import check_host, create_llm_app
+
+    check_host(host, port)
+    app = create_llm_app(secret=secret, seed=seed, faults=faults, api_key_env=api_key_env)
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise ImportError("serve-llm needs uvicorn: pip install 'advlab[serve]'") from exc
+    base = f"http://{host}:{port}/v1"
+    typer.echo(f"advlab serve-llm on {base}")
+    typer.echo(f"  POST {base}/chat/completions   POST {base}/completions   GET {base}/models")
+    typer.echo(f"  models: level-0 .. level-{TOP_LEVEL} (chat apps), agent-0 .. agent-{TOP_LEVEL}")
+    typer.echo(f"  auth: {'Bearer key from $' + api_key_env if api_key_env else 'none'}")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def serve_llm_cli(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8000,
+    secret: Annotated[str, typer.Option(help="the apps' password")] = "COCOLOCO",
+    seed: Annotated[int, typer.Option(help="seeds phrasing and fault draws")] = 0,
+    latency: Annotated[float, typer.Option(help="seconds added to every answer", min=0)] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="share of 503 answers", min=0, max=1)] = 0.0,
+    rate_limit_rate: Annotated[
+        float, typer.Option(help="share of 429 answers (with Retry-After)", min=0, max=1)
+    ] = 0.0,
+    retry_after: Annotated[float, typer.Option(help="Retry-After seconds on 429", min=0)] = 1.0,
+    timeout_rate: Annotated[
+        float, typer.Option(help="share of answers held --hang seconds", min=0, max=1)
+    ] = 0.0,
+    hang: Annotated[float, typer.Option(help="seconds a timed-out answer is held", min=0)] = 30.0,
+    malformed_rate: Annotated[
+        float, typer.Option(help="share of truncated JSON answers", min=0, max=1)
+    ] = 0.0,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="environment variable holding the required API key")
+    ] = None,
+    host: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
+) -> None:
+    """Serve the vulnerable chat apps behind an OpenAI-compatible API on 127.0.0.1."""
+    from advlab.llm.server import Faults
+
+    faults = Faults(
+        latency_s=latency,
+        rate_limit_rate=rate_limit_rate,
+        retry_after=retry_after,
+        error_rate=error_rate,
+        timeout_rate=timeout_rate,
+        hang_s=hang,
+        malformed_rate=malformed_rate,
+    )
+    serve_llm(
+        host=host, port=port, secret=secret, seed=seed, faults=faults, api_key_env=api_key_env
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve-llm`` to the main CLI."""
+    app.command(
+        "serve-llm",
+        help="Serve the vulnerable LLM apps behind an OpenAI-compatible API on 127.0.0.1",
+    )(serve_llm_cli)

@@ -1,0 +1,91 @@
+"""Membership signals and training-data extraction on the tiny GPT (tiny settings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from advlab.lm.corpus import make_corpus
+from advlab.lm.extraction import extract, generate_samples, memorised
+from advlab.lm.model import GPTConfig
+from advlab.lm.scores import min_k_score, score_texts, window_score, zlib_score
+from advlab.lm.train import CorpusConfig, LMTrainConfig, TrainedLM, tiny_gpt
+from advlab.privacy.metrics import auc
+
+MODEL = GPTConfig(layers=2, width=64)
+TRAIN = LMTrainConfig(steps=400)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def lm() -> TrainedLM:
+    return tiny_gpt(MODEL, CorpusConfig(n_documents=1000), TRAIN, device="cpu")
+
+
+def test_score_functions_on_hand_computed_values() -> None:
+    lp = np.array([-1.0, -4.0, -0.5, -2.0, -0.1])
+    assert min_k_score(lp, k=0.4) == pytest.approx((-4.0 - 2.0) / 2)
+    assert window_score(lp, window=2) == pytest.approx(-2.5)
+    assert window_score(lp, window=10) == pytest.approx(lp.mean())
+    assert zlib_score(lp, "abc") < 0
+
+
+def test_loss_separates_members_from_fresh_documents(lm: TrainedLM) -> None:
+    members = [d for d in lm.corpus.documents if d.startswith("record")][:150]
+    fresh = make_corpus(n_documents=1500, seed=11).documents
+    non = [d for d in fresh if d.startswith("record") and d not in lm.corpus.documents][:150]
+    scores = score_texts(lm.model, lm.tokenizer, members + non)
+    labels = np.r_[np.ones(len(members)), np.zeros(len(non))]
+    assert {"loss", "zlib", "min_k", "window", "lowercase"} <= set(scores)
+    assert auc(scores["loss"], labels) > 0.55
+    assert auc(scores["min_k"], labels) > 0.55
+
+
+def test_memorised_needs_a_secret_verbatim() -> None:
+    secrets = ["phone 1234567", "the pin of bob is 1 2 3 4"]
+    got = memorised(["x phone 1234567 y", "phone 123456", "the pin of bob is 1 2 3 4."], secrets)
+    assert got.tolist() == [True, False, True]
+
+
+def test_extraction_finds_the_most_repeated_canary(lm: TrainedLM) -> None:
+    top = max(lm.corpus.canaries, key=lambda c: c.repeats)
+    run = extract(lm.model, lm.tokenizer, lm.corpus.secrets, n=192, ks=(10, 50),
+                  prompts=("the pin of ",), seed=0)  # fmt: skip
+    assert any(top.text in s for s in run.samples)
+    assert run.memorised.sum() >= 1
+    assert run.precision["loss"][50] >= run.precision["random"][50]
+    samples = generate_samples(lm.model, lm.tokenizer, 8, seed=5, length=16)
+    assert samples == generate_samples(lm.model, lm.tokenizer, 8, seed=5, length=16)
+
+
+def test_the_final_layer_is_stolen_from_full_logits(lm: TrainedLM) -> None:
+    from advlab.lm.stealing import (
+        last_logits,
+        reachable_final_layer,
+        relative_error,
+        steal_final_layer,
+    )
+
+    model = lm.model.double()
+    try:
+        gen = torch.Generator().manual_seed(0)
+        prompts = torch.randint(32, 127, (200, 10), generator=gen)
+        stolen = steal_final_layer(last_logits(model, prompts))
+        h = model.cfg.width
+        assert stolen.hidden_dim == h - 1  # the final LayerNorm centres: one dimension less
+        assert relative_error(stolen.basis, reachable_final_layer(model)) < 1e-4
+        # too few queries cannot reveal the dimension: the spectrum has no drop
+        few = steal_final_layer(last_logits(model, prompts[: h // 2]))
+        assert few.hidden_dim < h - 1
+    finally:
+        model.float()
