@@ -9,11 +9,18 @@ from rich.table import Table
 
 from advlab.errors import AdvlabError
 from advlab.plugin import metadata
-from advlab.registry import BROKEN, DATASETS, all_plugins, discover, get_dataset
-from advlab.taxonomy import FAMILIES
+from advlab.registry import (
+    ATTACK_FAMILIES,
+    BROKEN,
+    DATASETS,
+    all_plugins,
+    discover,
+    get_dataset,
+    own_aliases,
+)
+from advlab.taxonomy import FAMILIES, TAG_AXES
 
 SECTIONS = ("attacks", "defenses", "datasets", "all", *FAMILIES)
-ATTACK_FAMILIES = ("evasion", "extraction", "inference", "poisoning")
 
 
 def _families(what: str) -> list[str]:
@@ -39,7 +46,7 @@ def plugin_records(what: str = "all") -> list[dict[str, Any]]:
             meta = metadata(cls).model_dump(mode="json")
             meta["tags"] = sorted(meta["tags"])
             meta["flags"] = sorted(meta["flags"])
-            meta["aliases"] = list(getattr(cls, "aliases", ()))
+            meta["aliases"] = list(own_aliases(cls))
             out.append(meta)
     return out
 
@@ -66,6 +73,30 @@ def listing(what: str = "all") -> dict[str, Any]:
     }
 
 
+def _axis(rec: dict[str, Any], axis: str) -> str:
+    return ", ".join(t.split(":", 1)[1] for t in rec["tags"] if t.startswith(axis + ":"))
+
+
+def _family_table(family: str, recs: list[dict[str, Any]]) -> Table:
+    """One row per plugin: name (and deprecated aliases), one column per tag axis that says
+    something in this family (``threat`` is omitted where it only repeats the family), the
+    flags, the link and the summary."""
+    axes = [
+        a
+        for a in TAG_AXES
+        if any(_axis(r, a) for r in recs) and {_axis(r, a) for r in recs} != {family}
+    ]
+    t = Table(title=family)
+    t.add_column("name", no_wrap=True)
+    for c in (*axes, "flags", "link", "summary"):
+        t.add_column(c, overflow="fold")
+    for r in recs:
+        name = r["name"] + "".join(f" (was {a})" for a in r["aliases"])
+        cells = [_axis(r, a) for a in axes]
+        t.add_row(name, *cells, ", ".join(r["flags"]), r["link"], r["summary"])
+    return t
+
+
 def tables(what: str = "all") -> list[Table]:
     """Rich tables, one per family, then datasets and broken plugins."""
     data = listing(what)
@@ -74,14 +105,7 @@ def tables(what: str = "all") -> list[Table]:
     for rec in data["plugins"]:
         by_family.setdefault(rec["family"], []).append(rec)
     for family, recs in by_family.items():
-        t = Table(title=family)
-        t.add_column("name", no_wrap=True)
-        for c in ("tags", "flags", "summary", "link"):
-            t.add_column(c, overflow="fold")
-        for r in recs:
-            tags = ", ".join(x.split(":", 1)[1] for x in r["tags"] if not x.startswith("threat:"))
-            t.add_row(r["name"], tags, ", ".join(r["flags"]), r["summary"], r["link"])
-        out.append(t)
+        out.append(_family_table(family, recs))
     if data["datasets"]:
         t = Table(title="datasets")
         t.add_column("name", no_wrap=True)

@@ -75,37 +75,69 @@ def _qualname(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-def _register(table: dict[str, Any], what: str) -> Callable[[T], T]:
+ATTACK_FAMILIES = ("evasion", "extraction", "inference", "poisoning")
+
+
+def own_aliases(cls: type[Any]) -> tuple[str, ...]:
+    """The deprecated names a class declares itself (a subclass does not inherit them: two
+    classes cannot answer to one old name)."""
+    return tuple(vars(cls).get("aliases", ()))
+
+
+def _register(table: dict[str, Any], what: str, families: tuple[str, ...]) -> Callable[[T], T]:
     def deco(obj: T) -> T:
         from advlab.plugin import metadata
 
         cls = cast(type[Any], obj)
         meta = metadata(cls)  # raises ValueError naming the class and the problem
         name = meta.name
+        if meta.family not in families:
+            raise ValueError(
+                f"plugin {_qualname(cls)}: family {meta.family!r} does not belong in the {what} "
+                f"table (expected {' or '.join(families)})"
+            )
         prev = table.get(name)
         if prev is not None and _qualname(prev) != _qualname(cls):
             raise ValueError(f"{what} {name!r} is registered twice ({_qualname(prev)})")
+        aliases = own_aliases(cls)
+        for old in aliases:
+            taken = any(old in t for t in (table, *PLUGINS.values()))
+            if taken or ALIASES.get(old, name) != name:
+                raise ValueError(f"plugin {_qualname(cls)}: alias {old!r} is already taken")
         table[name] = cls
         PLUGINS[meta.family][name] = cls
-        for old in getattr(cls, "aliases", ()):
+        for old in aliases:
             ALIASES[old] = name
         return obj
 
     return deco
 
 
-register_attack = _register(ATTACKS, "attack")
-register_defense = _register(DEFENSES, "defense")
+register_attack = _register(ATTACKS, "attack", ATTACK_FAMILIES)
+register_defense = _register(DEFENSES, "defense", ("defense",))
 
 
 def register_plugin(obj: T) -> T:
-    """Register a plugin of any family (probes, detectors, transforms, challenges, ...)."""
+    """Register a plugin of any family (probes, detectors, transforms, challenges, ...):
+    attacks and defenses go to their own tables as with :func:`register_attack` and
+    :func:`register_defense`, every other family to ``PLUGINS[family]``."""
     family = getattr(obj, "family", "")
-    if family in ("evasion", "extraction", "inference", "poisoning"):
+    if family in ATTACK_FAMILIES:
         return register_attack(obj)
     if family == "defense":
         return register_defense(obj)
-    return _register(PLUGINS.get(family, {}), family or "plugin")(obj)
+    table = PLUGINS.get(family, {})  # an unknown family fails metadata validation
+    return _register(table, family or "plugin", (family,))(obj)
+
+
+def unregister(family: str, name: str) -> None:
+    """Remove a registered plugin and its aliases (tests, interactive sessions)."""
+    cls = PLUGINS.get(family, {}).pop(name, None)
+    for table in (ATTACKS, DEFENSES):
+        if table.get(name) is cls:
+            table.pop(name, None)
+    for old in [a for a, new in ALIASES.items() if new == name]:
+        del ALIASES[old]
 
 
 def register_dataset(name: str) -> Callable[[T], T]:

@@ -23,6 +23,9 @@ def test_embedded_datasets(name):
     assert np.array_equal(ds.x_test, again.x_test)
     other = load_dataset(name, seed=2)
     assert not np.array_equal(ds.y_test, other.y_test)
+    # the modality is the one word for what the inputs are (a ``modality:`` tag value)
+    assert ds.modality == ("image" if ds.x_train.ndim >= 3 else "tabular")
+    assert ds.describe()["modality"] == ds.modality
 
 
 def test_synthetic_has_many_classes():
@@ -41,6 +44,9 @@ def test_npz_and_csv_loaders(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=y)
     ds = load_npz(tmp_path / "d.npz")
     assert ds.input_shape == (5,) and len(ds.x_train) + len(ds.x_test) == 40
+    assert ds.modality == "tabular"
+    np.savez(tmp_path / "img.npz", x=x.reshape(40, 1, 1, 5), y=y)
+    assert load_npz(tmp_path / "img.npz").modality == "image"
     np.savez(tmp_path / "bad.npz", x=x * 10, y=y)
     with pytest.raises(InputError, match="outside bounds"):
         load_npz(tmp_path / "bad.npz")

@@ -22,6 +22,7 @@ import advlab
 from advlab.attacks.evasion.base import EvasionAttack
 from advlab.meter import QueryMeter
 from advlab.plugin import Plugin
+from advlab.registry import all_plugins
 from advlab.results import RESULT_TYPES, EvasionResult, Result
 from advlab.targets.base import Target
 from advlab.vocab import (
@@ -89,6 +90,15 @@ def test_the_walk_finds_the_families():
         c.__name__ for c in TARGETS
     }
     assert len(RESULTS) >= 10
+    # every registered plugin of every family (defenses included) has its constructor checked
+    registered = [
+        c
+        for table in all_plugins().values()
+        for c in table.values()
+        if c.__module__.startswith("advlab.")  # built-ins (a test may add a throwaway plugin)
+    ]
+    assert {c.family for c in registered} >= {"evasion", "inference", "poisoning", "defense"}
+    assert set(registered) <= set(PLUGINS)
 
 
 @pytest.mark.parametrize("cls", PLUGINS, ids=lambda c: c.name)

@@ -113,8 +113,7 @@ def suite_plugin() -> Iterator[type[EvasionAttack]]:
     try:
         yield cls
     finally:
-        registry.ATTACKS.pop("throwaway_meta")
-        registry.PLUGINS["evasion"].pop("throwaway_meta")
+        registry.unregister("evasion", "throwaway_meta")
 
 
 def _cfg(access: str) -> Any:

@@ -48,7 +48,7 @@ class Points:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    kind: str
+    modality: str
     bounds: tuple[float, float]
     num_classes: int
 
@@ -92,7 +92,7 @@ def _load_points(data_json: str, config_dir: str) -> Points:
         y_train=ds.y_train,
         x_test=ds.x_test,
         y_test=ds.y_test,
-        kind=ds.kind,
+        modality=ds.modality,
         bounds=tuple(ds.bounds),  # type: ignore[arg-type]
         num_classes=ds.num_classes,
     )

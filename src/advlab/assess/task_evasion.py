@@ -257,7 +257,7 @@ def verify(
     d = res.to_dict()
     d["summary"]["robust_accuracy"] = float(res.robust_accuracy)
     examples: dict[str, Any] = {}
-    if pts.kind == "image" and bool(success.any()):
+    if pts.modality == "image" and bool(success.any()):
         idx = success.nonzero().flatten()[:MAX_EXAMPLES].tolist()
         examples = {
             "index": idx,

@@ -28,7 +28,7 @@ class Dataset:
     bounds: tuple[float, float] = (0.0, 1.0)
     class_names: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
-    kind: str = "tabular"  # or "image"
+    modality: str = "tabular"  # or "image" (a ``modality:`` tag value)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -42,7 +42,7 @@ class Dataset:
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "kind": self.kind,
+            "modality": self.modality,
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "train": len(self.x_train),
@@ -94,7 +94,7 @@ def digits(*, seed: int = 0, test_size: float = 0.25) -> Dataset:
         d.target,
         seed=seed,
         test_size=test_size,
-        kind="image",
+        modality="image",
         class_names=[str(c) for c in range(10)],
     )
 

@@ -83,7 +83,7 @@ def load_npz(
         raise InputError(f"{p}: not a readable .npz ({_short(exc)})") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise InputError(f"{p}: not a readable .npz ({_short(exc)})") from None
-    ds.kind = "image" if ds.x_train.ndim >= 3 else "tabular"
+    ds.modality = "image" if ds.x_train.ndim >= 3 else "tabular"
     _check_range(ds.x_train, bounds, str(p))
     return ds
 
@@ -182,7 +182,7 @@ def load_image_folder(
         np.array(ys),
         seed=seed,
         test_size=test_size,
-        kind="image",
+        modality="image",
         class_names=classes,
     )
 

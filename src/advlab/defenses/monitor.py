@@ -230,6 +230,7 @@ class QueryMonitor(Defense):
     threat: ClassVar[str] = "extraction"
     paper = "Juuti et al. 2019, EuroS&P, arXiv:1805.02628 (PRADA)"
     summary = "Per-client query streams checked by PRADA; flag or block the client."
+    link = "arXiv:1805.02628"
     flags = frozenset({"wraps_target"})
 
     expected_failures = {

@@ -124,6 +124,7 @@ class Rounding(OutputDefense):
     name = "rounding"
     paper = "Tramer et al. 2016, USENIX Security (arXiv:1609.02943)"
     summary = "Round returned probabilities to a few decimals."
+    link = "arXiv:1609.02943"
     flags = frozenset({"wraps_target"})
 
     def __init__(self, *, decimals: int = 1) -> None:
@@ -150,6 +151,7 @@ class TopK(OutputDefense):
     name = "top_k"
     paper = "Tramer et al. 2016 (arXiv:1609.02943); Orekondy et al. 2019 (arXiv:1812.02766)"
     summary = "Return only the top-k probabilities, renormalised."
+    link = "arXiv:1609.02943"
     flags = frozenset({"wraps_target"})
 
     def __init__(self, *, k: int = 1) -> None:
@@ -176,6 +178,7 @@ class LabelOnlyOutput(OutputDefense):
     max_access = Access.LABELS
     paper = "Tramer et al. 2016 (arXiv:1609.02943)"
     summary = "Answer labels only (one-hot), no scores."
+    link = "arXiv:1609.02943"
     flags = frozenset({"wraps_target"})
 
     def __init__(self) -> None:
@@ -202,6 +205,7 @@ class GaussianOutputNoise(OutputDefense):
     name = "gaussian_output_noise"
     paper = "output perturbation baseline (e.g. Orekondy et al. 2020, arXiv:1906.10908)"
     summary = "Add seeded Gaussian noise to returned probabilities."
+    link = "arXiv:1906.10908"
     flags = frozenset({"randomized", "wraps_target"})
 
     def __init__(self, *, sigma: float = 0.05, seed: int | None = 0) -> None:
@@ -234,6 +238,7 @@ class ReverseSigmoid(OutputDefense):
     name = "reverse_sigmoid"
     paper = "Lee et al. 2019, arXiv:1806.00054"
     summary = "Reverse-sigmoid perturbation of the returned probabilities."
+    link = "arXiv:1806.00054"
     flags = frozenset({"wraps_target"})
 
     def __init__(self, *, beta: float = 1.0, gamma: float = 0.1) -> None:
@@ -274,6 +279,7 @@ class PredictionPoisoning(OutputDefense):
     name = "prediction_poisoning"
     paper = "Orekondy et al. 2020, ICLR, arXiv:1906.10908"
     summary = "MAD-argmax: perturb posteriors within an L1 budget, keeping the top-1 label."
+    link = "arXiv:1906.10908"
     flags = frozenset({"wraps_target"})
 
     def __init__(self, *, eps: float = 0.5) -> None:

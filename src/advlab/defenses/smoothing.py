@@ -160,6 +160,7 @@ class RandomizedSmoothing(Defense):
     threat = "evasion"
     paper = "Cohen, Rosenfeld & Kolter 2019, ICML, arXiv:1902.02918"
     summary = "Randomized smoothing: Gaussian-noise majority vote with a certified L2 radius."
+    link = "arXiv:1902.02918"
     flags = frozenset({"randomized", "wraps_target"})
 
     fast_params = {"n0": 8, "n": 32}

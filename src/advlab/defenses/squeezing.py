@@ -167,6 +167,7 @@ class FeatureSqueezing(Defense):
     summary = (
         "Feature squeezing: flag inputs whose prediction changes under bit-depth/median squeezing."
     )
+    link = "arXiv:1704.01155"
     flags = frozenset({"wraps_target"})
     tags = frozenset({"modality:image"})
 

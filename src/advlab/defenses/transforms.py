@@ -187,6 +187,7 @@ class BitDepthReduction(InputTransform):
     summary = (
         "Bit-depth reduction: quantise inputs to 2^bits levels (masks gradients; BPDA breaks it)."
     )
+    link = "arXiv:1704.01155"
     flags = frozenset({"wraps_target"})
     tags = frozenset({"modality:image"})
 
@@ -214,6 +215,7 @@ class MedianSmoothing(InputTransform):
     name = "median_smoothing"
     paper = "Xu, Evans & Qi 2018 (Feature Squeezing), arXiv:1704.01155"
     summary = "Median smoothing: a 2-D median filter over image inputs (spatial smoothing)."
+    link = "arXiv:1704.01155"
     flags = frozenset({"wraps_target"})
     tags = frozenset({"modality:image"})
 
@@ -248,6 +250,7 @@ class GaussianNoiseInput(InputTransform):
     name = "gaussian_noise"
     paper = "Cohen, Rosenfeld & Kolter 2019, arXiv:1902.02918; Xie et al. 2018, arXiv:1711.01991"
     summary = "Gaussian input noise: a randomized transform (evaluate with EOT)."
+    link = "arXiv:1902.02918"
     flags = frozenset({"randomized", "wraps_target"})
 
     def __init__(

@@ -47,6 +47,7 @@ class AutoAttack(EvasionAttack):
     norms = ("linf", "l2")
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Ensemble of APGD-CE, APGD-T, FAB-T and Square; per-point worst case."
+    link = "arXiv:2003.01690"
     flags = frozenset({"ensemble", "iterative", "randomized"})
 
     fast_params = {"version": "fast", "steps": 5, "n_target_classes": 2, "max_queries": 150}

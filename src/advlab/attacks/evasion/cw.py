@@ -40,6 +40,7 @@ class CarliniWagnerL2(EvasionAttack):
     norms = ("l2",)
     paper = "Carlini & Wagner 2017, arXiv:1608.04644"
     summary = "C&W L2: minimum-norm optimisation attack in tanh space with a binary search on c."
+    link = "arXiv:1608.04644"
     flags = frozenset({"iterative", "minimal_norm", "targeted"})
 
     fast_params = {"steps": 20, "binary_search_steps": 2}

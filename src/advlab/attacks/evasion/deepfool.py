@@ -35,6 +35,7 @@ class DeepFool(EvasionAttack):
     norms = ("l2", "linf")
     paper = "Moosavi-Dezfooli et al. 2016, arXiv:1511.04599"
     summary = "DeepFool: steps to the nearest linearised decision boundary (minimum norm)."
+    link = "arXiv:1511.04599"
     flags = frozenset({"iterative", "minimal_norm"})
 
     def __init__(

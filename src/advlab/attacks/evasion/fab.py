@@ -115,6 +115,7 @@ class FAB(EvasionAttack):
     norms = ("linf", "l2")
     paper = "Croce & Hein 2020, arXiv:1907.02044"
     summary = "Fast Adaptive Boundary attack: minimum-norm, projects onto linearised boundaries."
+    link = "arXiv:1907.02044"
     flags = frozenset({"iterative", "minimal_norm", "randomized", "targeted"})
 
     fast_params = {"steps": 10}

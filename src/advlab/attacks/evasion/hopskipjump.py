@@ -70,6 +70,7 @@ class HopSkipJump(EvasionAttack):
     norms = ("l2", "linf")
     paper = "Chen, Jordan & Wainwright 2020, arXiv:1904.02144"
     summary = "Decision-based minimum-norm attack: boundary search + gradient-direction estimates."
+    link = "arXiv:1904.02144"
     flags = frozenset({"iterative", "minimal_norm", "query_based", "randomized", "targeted"})
     suite_params = {"labels": {}}
 

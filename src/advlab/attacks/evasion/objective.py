@@ -338,6 +338,7 @@ class ObjectiveAttack(EvasionAttack):
         "Black-box optimisation of any objective (random search, NES, "
         "CMA-ES, differential evolution, Bayesian) under a query budget."
     )
+    link = "arXiv:1804.08598"
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
     suite_params = {"scores": {"optimiser": "random"}}
 

@@ -88,6 +88,7 @@ class SimBA(EvasionAttack):
     norms = ("l2", "linf")
     paper = "Guo et al. 2019, arXiv:1905.07121"
     summary = "Greedy +-step along random pixel or low-frequency DCT directions (score-based)."
+    link = "arXiv:1905.07121"
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
     suite_params = {"scores": {}}
 

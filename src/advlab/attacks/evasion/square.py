@@ -146,6 +146,7 @@ class Square(EvasionAttack):
     norms = ("linf", "l2")
     paper = "Andriushchenko et al. 2020, arXiv:1912.00049"
     summary = "Score-based random search with square-shaped updates (margin loss, query-efficient)."
+    link = "arXiv:1912.00049"
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
     suite_params = {"gradients": {}, "scores": {}}
 

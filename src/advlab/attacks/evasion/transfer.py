@@ -35,6 +35,7 @@ class Transfer(EvasionAttack):
     norms = ("linf", "l2", "l1")
     paper = "Papernot et al. 2016, arXiv:1605.07277"
     summary = "Craft adversarial examples on a surrogate model and send them to the target."
+    link = "arXiv:1605.07277"
     flags = frozenset({"needs_surrogate", "randomized", "targeted"})
 
     fast_params = {"attack_params": {"steps": 5}}

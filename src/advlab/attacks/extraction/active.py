@@ -52,6 +52,7 @@ class ActiveExtraction(SurrogateAttack):
     requires = Access.LABELS
     paper = "Chandrasekaran et al. 2020, USENIX Security, arXiv:1811.02054"
     summary = "Pool-based active learning (entropy uncertainty or k-center) to pick queries."
+    link = "arXiv:1811.02054"
     flags = frozenset({"iterative", "needs_data", "query_based", "randomized"})
 
     fast_params = {

@@ -98,6 +98,7 @@ class Cryptanalytic(ExtractionAttack):
     requires = Access.SCORES
     paper = "Carlini, Jagielski & Mironov 2020, CRYPTO, arXiv:2003.04884"
     summary = "Critical points + second differences: ReLU-network weights to float precision."
+    link = "arXiv:2003.04884"
     flags = frozenset({"query_based", "randomized"})
 
     fast_params = {"lines": 40, "patience": 10, "grid": 256, "query_budget": 2000}

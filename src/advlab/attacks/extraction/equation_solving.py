@@ -106,6 +106,7 @@ class EquationSolving(ExtractionAttack):
     requires = Access.SCORES
     paper = "Tramer et al. 2016, USENIX Security, arXiv:1609.02943"
     summary = "Solve d+1 linear equations per class: exact logistic-regression parameters."
+    link = "arXiv:1609.02943"
     flags = frozenset({"query_based", "randomized"})
 
     expected_failures = dict.fromkeys(

@@ -50,6 +50,7 @@ class JacobianAugmentation(SurrogateAttack):
     requires = Access.LABELS
     paper = "Papernot et al. 2017, AsiaCCS, arXiv:1602.02697"
     summary = "Grow a seed set along the substitute's Jacobian sign; train on victim labels."
+    link = "arXiv:1602.02697"
     flags = frozenset({"iterative", "needs_data", "query_based", "randomized"})
 
     fast_params = {"query_budget": 400, "rounds": 3, "arch": "mlp", "epochs": 5}

@@ -154,6 +154,7 @@ class KnockoffNets(SurrogateAttack):
     requires = Access.LABELS
     paper = "Orekondy et al. 2019, CVPR, arXiv:1812.02766"
     summary = "Query a (surrogate-distribution) pool, train a copy on the answers."
+    link = "arXiv:1812.02766"
     flags = frozenset({"needs_data", "query_based", "randomized"})
     suite_params = {"gradients": {}, "scores": {}, "labels": {}}
 

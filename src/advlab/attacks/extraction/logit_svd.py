@@ -118,6 +118,7 @@ class LogitSVD(ExtractionAttack):
     requires = Access.SCORES
     paper = "Carlini et al. 2024, ICML, arXiv:2403.06634"
     summary = "SVD of stacked logit vectors: hidden dimension + final layer up to h x h map."
+    link = "arXiv:2403.06634"
     flags = frozenset({"query_based", "randomized"})
 
     expected_failures = {

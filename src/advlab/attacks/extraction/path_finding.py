@@ -133,6 +133,7 @@ class PathFinding(ExtractionAttack):
     requires = Access.LABELS
     paper = "Tramer et al. 2016, USENIX Security, arXiv:1609.02943"
     summary = "Line searches over leaf identifiers recover every leaf box of a decision tree."
+    link = "arXiv:1609.02943"
     flags = frozenset({"query_based", "randomized"})
 
     fast_params = {"query_budget": 20000}

@@ -55,6 +55,7 @@ class TransferEvasion(ExtractionAttack):
     requires = Access.LABELS
     paper = "Papernot et al. 2017, arXiv:1602.02697; Juuti et al. 2019, arXiv:1805.02628"
     summary = "Adversarial examples crafted on the stolen copy, sent to the victim."
+    link = "arXiv:1602.02697"
     flags = frozenset({"needs_data", "needs_surrogate", "query_based", "randomized"})
 
     fast_params = {

@@ -43,6 +43,7 @@ class AttributeInference(Attack):
     requires: ClassVar[Access] = Access.SCORES
     paper = "Fredrikson et al. 2014; Yeom et al. 2018, arXiv:1709.01604"
     summary = "Fill in each candidate value of a sensitive feature; keep the one the model likes."
+    link = "arXiv:1709.01604"
     flags = frozenset({"randomized"})
 
     expected_failures = {

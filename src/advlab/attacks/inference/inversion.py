@@ -60,6 +60,7 @@ class MIFace(Attack):
     requires: ClassVar[Access] = Access.GRADIENTS
     paper = "Fredrikson et al. 2015, doi:10.1145/2810103.2813677"
     summary = "Reconstruct a class representative by gradient descent on the input."
+    link = "doi:10.1145/2810103.2813677"
     flags = frozenset({"iterative", "randomized"})
 
     expected_failures = {

@@ -43,6 +43,7 @@ class LabelOnlyAugmentation(MembershipAttack):
     requires = Access.LABELS
     paper = "Choquette-Choo et al. 2021, arXiv:2007.14321"
     summary = "Fraction of augmented / noisy queries still labelled correctly (labels only)."
+    link = "arXiv:2007.14321"
 
     def __init__(self) -> None:
         pass
@@ -128,6 +129,7 @@ class LabelOnlyBoundary(MembershipAttack):
     requires = Access.LABELS
     paper = "Choquette-Choo et al. 2021, arXiv:2007.14321"
     summary = "Distance to the decision boundary from label queries (members lie farther away)."
+    link = "arXiv:2007.14321"
     flags = frozenset({"iterative", "query_based", "randomized"})
 
     def __init__(

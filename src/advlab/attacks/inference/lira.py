@@ -54,6 +54,7 @@ class LiRA(MembershipAttack):
     name = "lira"
     paper = "Carlini et al. 2022, arXiv:2112.03570"
     summary = "Likelihood ratio of the target's logit-scaled confidence under IN/OUT Gaussians."
+    link = "arXiv:2112.03570"
     flags = frozenset({"needs_reference_models"})
     suite_params = {"gradients": {}, "scores": {}}
 

@@ -78,6 +78,7 @@ class RMIA(MembershipAttack):
     name = "rmia"
     paper = "Zarifzadeh et al. 2024, arXiv:2312.03262"
     summary = "Pairwise likelihood ratio of x against population samples z, via reference models."
+    link = "arXiv:2312.03262"
     flags = frozenset({"needs_reference_models"})
 
     def __init__(

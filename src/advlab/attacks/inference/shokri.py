@@ -86,6 +86,7 @@ class ShokriAttack(MembershipAttack):
     name = "shokri"
     paper = "Shokri et al. 2017, arXiv:1610.05820"
     summary = "Per-class attack classifiers trained on shadow models' IN/OUT prediction vectors."
+    link = "arXiv:1610.05820"
     flags = frozenset({"needs_reference_models", "randomized"})
 
     fast_params = {"attack_model": "logreg"}
@@ -145,6 +146,7 @@ class MLLeaks(MembershipAttack):
     name = "ml_leaks"
     paper = "Salem et al. 2019, arXiv:1806.01246"
     summary = "One shadow model, one attack classifier on the top-3 sorted posteriors."
+    link = "arXiv:1806.01246"
     flags = frozenset({"needs_reference_models", "randomized"})
 
     def __init__(

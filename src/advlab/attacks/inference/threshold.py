@@ -39,6 +39,7 @@ class LossThreshold(_ThresholdAttack):
     name = "loss_threshold"
     paper = "Yeom et al. 2018, arXiv:1709.01604"
     summary = "Members have lower loss: score = -cross-entropy(f(x), y)."
+    link = "arXiv:1709.01604"
     suite_params = {"gradients": {}, "scores": {}}
 
     def score(self, signals: Signals) -> np.ndarray:
@@ -53,6 +54,7 @@ class ConfidenceThreshold(_ThresholdAttack):
     name = "confidence_threshold"
     paper = "Song & Mittal 2021, arXiv:2003.10595"
     summary = "Members get a higher true-class probability: score = p_y (in log space)."
+    link = "arXiv:2003.10595"
 
     def score(self, signals: Signals) -> np.ndarray:
         signals.require_scores(self.name)
@@ -71,6 +73,7 @@ class EntropyThreshold(_ThresholdAttack):
     name = "entropy_threshold"
     paper = "Song & Mittal 2021, arXiv:2003.10595"
     summary = "Members get more confident (low-entropy) outputs: score = -H(softmax)."
+    link = "arXiv:2003.10595"
 
     def score(self, signals: Signals) -> np.ndarray:
         signals.require_scores(self.name)
@@ -86,6 +89,7 @@ class ModifiedEntropyThreshold(_ThresholdAttack):
     name = "modified_entropy_threshold"
     paper = "Song & Mittal 2021, arXiv:2003.10595"
     summary = "Modified entropy uses the label: low for confident correct outputs (members)."
+    link = "arXiv:2003.10595"
 
     def score(self, signals: Signals) -> np.ndarray:
         signals.require_scores(self.name)

@@ -123,6 +123,7 @@ class BadNets(_Backdoor):
     name = "badnets"
     paper = "Gu et al. 2017, arXiv:1708.06733"
     summary = "Patch-trigger backdoor (BadNets), all-to-one or all-to-all."
+    link = "arXiv:1708.06733"
     flags = frozenset({"randomized"})
     tags = frozenset({"modality:image"})
     suite_params = {"gradients": {}, "scores": {}, "labels": {}}
@@ -191,6 +192,7 @@ class Blended(_Backdoor):
     name = "blended"
     paper = "Chen et al. 2017, arXiv:1712.05526"
     summary = "Blended whole-image trigger backdoor (noise pattern mixed in with weight alpha)."
+    link = "arXiv:1712.05526"
     flags = frozenset({"randomized"})
 
     @renamed_params(alpha="opacity")

@@ -42,6 +42,7 @@ class CleanLabel(PoisoningAttack):
     requires = Access.GRADIENTS
     paper = "Turner et al. 2019, arXiv:1912.02771"
     summary = "Label-consistent backdoor: adversarially perturbed target-class points + trigger."
+    link = "arXiv:1912.02771"
     flags = frozenset({"iterative", "randomized"})
     tags = frozenset({"modality:image"})
 

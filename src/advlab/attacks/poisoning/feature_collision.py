@@ -66,6 +66,7 @@ class FeatureCollision(PoisoningAttack):
     requires = Access.GRADIENTS
     paper = "Shafahi et al. 2018, arXiv:1804.00792"
     summary = "Poison Frogs: clean-label poisons colliding with a target in feature space."
+    link = "arXiv:1804.00792"
     flags = frozenset({"iterative", "randomized"})
 
     fast_params = {"steps": 100}

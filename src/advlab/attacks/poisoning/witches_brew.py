@@ -100,6 +100,7 @@ class WitchesBrew(PoisoningAttack):
     requires = Access.GRADIENTS
     paper = "Geiping et al. 2021, arXiv:2009.02276"
     summary = "Targeted clean-label poisoning by gradient matching (signed Adam, restarts)."
+    link = "arXiv:2009.02276"
     flags = frozenset({"iterative", "randomized"})
 
     fast_params = {"steps": 20, "restarts": 1}

@@ -39,6 +39,7 @@ class ActivationClustering(PoisonDetector):
     name = "activation_clustering"
     paper = "Chen et al. 2018, arXiv:1811.03728"
     summary = "Per class, 2-means on reduced activations; flag the small well-separated cluster."
+    link = "arXiv:1811.03728"
     flags = frozenset({"data_level", "randomized"})
 
     def __init__(

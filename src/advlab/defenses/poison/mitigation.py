@@ -35,6 +35,7 @@ class DataAugmentation(Defense):
     threat: ClassVar[str] = "poisoning"
     paper = "Borgnia et al. 2021, arXiv:2011.09527"
     summary = "Train with random shifts / noise to blunt poisons and backdoors."
+    link = "arXiv:2011.09527"
     flags = frozenset({"training_time"})
 
     def __init__(self, *, augment: str = "shift") -> None:
@@ -58,6 +59,7 @@ class DPSGDMitigation(Defense):
     threat: ClassVar[str] = "poisoning"
     paper = "Ma, Zhu & Hsu 2019, arXiv:1903.09860 (DP as a poisoning defense)"
     summary = "Differentially private training bounds each poison's influence."
+    link = "arXiv:1903.09860"
     flags = frozenset({"training_time"})
 
     def __init__(

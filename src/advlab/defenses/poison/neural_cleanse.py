@@ -74,6 +74,7 @@ class NeuralCleanse(Defense):
     threat = "poisoning"
     paper = "Wang et al. 2019, IEEE S&P, doi:10.1109/SP.2019.00031"
     summary = "Reverse-engineer the smallest trigger per label; MAD anomaly index > 2 flags it."
+    link = "doi:10.1109/SP.2019.00031"
     flags = frozenset({"data_level", "randomized"})
 
     fast_params = {"steps": 100}

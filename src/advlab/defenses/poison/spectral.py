@@ -40,6 +40,7 @@ class SpectralSignatures(PoisonDetector):
     name = "spectral_signatures"
     paper = "Tran et al. 2018, arXiv:1811.00636"
     summary = "Remove points with outlying projections on each class's top singular vector."
+    link = "arXiv:1811.00636"
     flags = frozenset({"data_level"})
 
     def __init__(

@@ -52,6 +52,7 @@ class Strip(Defense):
     threat = "poisoning"
     paper = "Gao et al. 2019, arXiv:1902.06531"
     summary = "Flag inputs whose predictions stay confident under superimposed clean inputs."
+    link = "arXiv:1902.06531"
     flags = frozenset({"data_level", "randomized"})
 
     def __init__(self, *, n_overlay: int = 20, frr: float = 0.05, seed: int = 0) -> None:
