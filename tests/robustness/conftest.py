@@ -35,6 +35,7 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
     import advlab.assess.demo
     import advlab.assess.runner
     import advlab.attacks.evasion.base
+    import advlab.llm.server
     import advlab.models
     import advlab.serve
 
@@ -46,3 +47,4 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(advlab.assess.runner, "run_assessment", stop)
     monkeypatch.setattr(advlab.assess.demo, "run_demo", stop)
     monkeypatch.setattr(advlab.serve, "_import_uvicorn", stop)
+    monkeypatch.setattr(advlab.llm.server, "create_llm_app", stop)

@@ -85,6 +85,20 @@ SERVE_OPTIONS = {
     "--device": ["bogus"],
 }
 
+SERVE_LLM_OPTIONS = {
+    "--port": ["70000", "-1", "abc"],
+    "--host": ["0.0.0.0", "example.org"],
+    "--latency": ["-1", "nan", "inf"],
+    "--error-rate": ["2", "-0.1", "nan"],
+    "--rate-limit-rate": ["1.5"],
+    "--timeout-rate": ["nan"],
+    "--malformed-rate": ["-1"],
+    "--retry-after": ["-1"],
+    "--hang": ["nan"],
+    "--seed": ["abc"],
+    "--bogus": ["1"],
+}
+
 
 def cases() -> list[Case]:
     """Every case, generated from the tables above."""
@@ -136,6 +150,10 @@ def cases() -> list[Case]:
     for opt, values in SERVE_OPTIONS.items():
         for v in values:
             out.append(_c(f"serve{opt}={v}", "serve", m, opt, v))
+    # serve-llm (never listens either)
+    for opt, values in SERVE_LLM_OPTIONS.items():
+        for v in values:
+            out.append(_c(f"serve-llm{opt}={v}", "serve-llm", opt, v))
     # scan and convert
     out.append(_c("scan-missing", "scan", "@missing.pt"))
     out.append(_c("scan--bogus", "scan", m, "--bogus"))

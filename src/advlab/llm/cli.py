@@ -11,6 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
+from advlab.validation import integer, non_negative, number
+
+share = number(ge=0, le=1)
+"""A finite fraction in [0, 1]."""
+
 log = logging.getLogger(__name__)
 
 
@@ -43,21 +48,29 @@ def serve_llm(
 
 
 def serve_llm_cli(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="TCP port on 127.0.0.1", callback=integer(ge=0, le=65535))
+    ] = 8000,
     secret: Annotated[str, typer.Option(help="the apps' password")] = "COCOLOCO",
     seed: Annotated[int, typer.Option(help="seeds phrasing and fault draws")] = 0,
-    latency: Annotated[float, typer.Option(help="seconds added to every answer", min=0)] = 0.0,
-    error_rate: Annotated[float, typer.Option(help="share of 503 answers", min=0, max=1)] = 0.0,
+    latency: Annotated[
+        float, typer.Option(help="seconds added to every answer", callback=non_negative)
+    ] = 0.0,
+    error_rate: Annotated[float, typer.Option(help="share of 503 answers", callback=share)] = 0.0,
     rate_limit_rate: Annotated[
-        float, typer.Option(help="share of 429 answers (with Retry-After)", min=0, max=1)
+        float, typer.Option(help="share of 429 answers (with Retry-After)", callback=share)
     ] = 0.0,
-    retry_after: Annotated[float, typer.Option(help="Retry-After seconds on 429", min=0)] = 1.0,
+    retry_after: Annotated[
+        float, typer.Option(help="Retry-After seconds on 429", callback=non_negative)
+    ] = 1.0,
     timeout_rate: Annotated[
-        float, typer.Option(help="share of answers held --hang seconds", min=0, max=1)
+        float, typer.Option(help="share of answers held --hang seconds", callback=share)
     ] = 0.0,
-    hang: Annotated[float, typer.Option(help="seconds a timed-out answer is held", min=0)] = 30.0,
+    hang: Annotated[
+        float, typer.Option(help="seconds a timed-out answer is held", callback=non_negative)
+    ] = 30.0,
     malformed_rate: Annotated[
-        float, typer.Option(help="share of truncated JSON answers", min=0, max=1)
+        float, typer.Option(help="share of truncated JSON answers", callback=share)
     ] = 0.0,
     api_key_env: Annotated[
         str | None, typer.Option(help="environment variable holding the required API key")
