@@ -84,13 +84,18 @@ def main() -> None:
     n = len(rows)
     gs = sum(r["gcg"] for r in rows)
     rs = sum(r["random"] for r in rows)
-    print(f"\nGCG forced {gs}/{n} targets; random search with the same forward passes {rs}/{n}.\n")
-    print("| target | GCG | GCG forward passes | random search (same passes) |")
-    print("| --- | --- | --- | --- |")
+    cap = 1 + args.gcg_steps * (2 + args.batch)
+    print(f"\nBudget {cap} forward passes each: GCG forced {gs}/{n}, random search {rs}/{n}.\n")
+    print("| target | GCG: forced, forward passes | random search: forced, forward passes |")
+    print("| --- | --- | --- |")
     for r in rows:
-        print(
-            f"| {r['target']} | {'yes' if r['gcg'] else 'no'} | {r['gcg_forward']} | {'yes' if r['random'] else 'no'} |"
-        )
+        g = f"{'yes' if r['gcg'] else 'no'}, {r['gcg_forward']}"
+        s = f"{'yes' if r['random'] else 'no'}, {r['random_forward']}"
+        print(f"| {r['target']} | {g} | {s} |")
+    both = [r for r in rows if r["gcg"] and r["random"]]
+    if both:
+        ratio = sum(r["gcg_forward"] for r in both) / sum(r["random_forward"] for r in both)
+        print(f"\nOn the {len(both)} targets both forced: GCG / random forward passes {ratio:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2, default=str)
