@@ -99,7 +99,7 @@ def test_fab_t_with_more_targets_never_does_worse(digits_bundle, digits):
 
 def test_autoattack_standard_includes_fab_t_and_fast_does_not():
     names = [a.name for a in AutoAttack().components()]
-    assert names == ["apgd", "apgd-t", "fab", "square"]
+    assert names == ["apgd", "apgd_t", "fab", "square"]
     assert "fab" not in [a.name for a in AutoAttack(version="fast").components()]
     assert "fab" in [a.name for a in AutoAttack(version="fast", fab=True).components()]
     fab = AutoAttack(steps=7, n_target_classes=3).components()[2]

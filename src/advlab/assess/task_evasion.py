@@ -70,7 +70,7 @@ class EvasionKind(TaskKind):
             ("fgsm", {}),
             ("pgd", {"steps": 40}),
             ("apgd", {"loss": "ce", "steps": 50}),
-            ("apgd-t", {"steps": 50, "n_target_classes": 3}),
+            ("apgd_t", {"steps": 50, "n_target_classes": 3}),
             ("square", {}),
         ],
         "scores": [("square", {}), ("simba", {}), ("objective", {"optimiser": "random"})],
