@@ -19,11 +19,11 @@ def test_parse_forms() -> None:
         ">=",
         0.70,
     )
-    g = parse_gate("robust_accuracy(l2, 8/255, attack=apgd-t, target='adv-trained') > 70%")
+    g = parse_gate("robust_accuracy(l2, 8/255, attack=apgd_t, target='adv-trained') > 70%")
     assert g.args == {
         "norm": "l2",
         "eps": pytest.approx(8 / 255),
-        "attack": "apgd-t",
+        "attack": "apgd_t",
         "target": "adv-trained",
     }
     assert g.threshold == pytest.approx(0.7) and g.op == ">"

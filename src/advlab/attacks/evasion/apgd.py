@@ -11,32 +11,40 @@ reduction the iterate restarts from the best point. Momentum 0.75. Losses: CE or
 difference-of-logits ratio (DLR). APGD-T runs the targeted DLR loss against each of the
 ``n_target_classes`` most likely wrong classes in turn, on the points still robust.
 
-Per-sample early stop: a point leaves the batch at its first adversarial iterate (which is
-kept), so each step costs one forward + one backward for the still-robust points only.
+The loop (active set, per-sample early stop, projection, counting) is
+:class:`~advlab.attacks.evasion.iterative.GradientIterativeAttack`'s: a point leaves the
+batch at its first adversarial iterate (which is kept), so each step costs one forward + one
+backward for the still-robust points only; a point never broken returns its highest-loss
+iterate. APGD supplies the step rule: per-point step sizes, momentum, and the checkpoints.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any, ClassVar
 
 import torch
 
 from advlab.access import Access
-from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.iterative import Goal, GradientIterativeAttack, StepState
 from advlab.errors import ConfigError
 from advlab.losses import dlr_targeted, get_loss
-from advlab.norms import project, random_in_ball, steepest
 from advlab.registry import register_attack
 from advlab.targets.base import Target
+from advlab.vocab import DEFAULT_EPS
+
+_TAGS = frozenset({"threat:evasion", "access:gradients", "norm:linf", "norm:l2", "modality:any"})
 
 
-def checkpoints(steps: int) -> list[int]:
+@functools.lru_cache(maxsize=64)
+def checkpoints(steps: int) -> tuple[int, ...]:
     """Iterations at which APGD checks its step size (the paper's p_j schedule)."""
     p = [0.0, 0.22]
     while p[-1] < 1:
         p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
     out = sorted({math.ceil(q * steps) for q in p[1:] if q < 1})
-    return [c for c in out if 0 < c < steps]
+    return tuple(c for c in out if 0 < c < steps)
 
 
 def _objective(
@@ -54,105 +62,26 @@ def _rows(v: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
     return None if v is None else v[idx]
 
 
-def apgd_core(
-    target: Target,
-    x: torch.Tensor,
-    y: torch.Tensor | None,
-    *,
-    t: torch.Tensor | None = None,
-    loss: str = "ce",
-    eps: float,
-    norm: str,
-    steps: int,
-    generator: torch.Generator,
-    rho: float = 0.75,
-    momentum: float = 0.75,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One APGD run: the objective is untargeted when ``t`` is None, else targeted at ``t``.
-    Success is ``label != y`` when ``y`` is given (APGD-T uses a target class only as a means
-    to misclassify), else ``label == t``.
+def apgd_goal(loss: str, y: torch.Tensor | None, t: torch.Tensor | None) -> Goal:
+    """The objective is untargeted when ``t`` is None, else targeted at ``t``. Success is
+    ``label != y`` when ``y`` is given (APGD-T uses a target class only as a means to
+    misclassify), else ``label == t``."""
 
-    Returns (points, adversarial mask): adversarial rows hold their first adversarial
-    iterate, the others their highest-loss iterate.
-    """
-    n = len(x)
-    dev = x.device
-    view = (-1, *([1] * (x.dim() - 1)))
+    def objective(z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return _objective(loss, z, _rows(y, idx), _rows(t, idx))
 
-    def is_adv(z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    def success(z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         pred = z.argmax(1)
         if y is not None:  # untargeted, or AutoAttack's APGD-T (target class as a means)
             return pred != y[idx]
         assert t is not None
         return pred == t[idx]
 
-    def proj(p: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return target.clip(x[idx] + project(p - x[idx], eps, norm))
-
-    def grad_at(
-        p: torch.Tensor, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        yi, ti = _rows(y, idx), _rows(t, idx)
-        g, z = target.gradient(p, lambda zz: _objective(loss, zz, yi, ti))
-        with torch.no_grad():
-            val = _objective(loss, z, yi, ti)
-        return g, z, val
-
-    everyone = torch.arange(n, device=dev)
-    x_adv = target.clip(x + random_in_ball(x.shape, eps, norm, generator=generator, device=dev))
-    grad, logits, cur = grad_at(x_adv, everyone)
-    found = is_adv(logits, everyone)
-    out = x_adv.clone()
-    step = torch.full((n,), 2.0 * eps, device=dev)
-    loss_best, x_best, grad_best = cur.clone(), x_adv.clone(), grad.clone()
-    x_prev, loss_prev = x_adv.clone(), cur.clone()
-    increases = torch.zeros(n, device=dev)
-    loss_best_last = loss_best.clone()
-    reduced_last = torch.ones(n, dtype=torch.bool, device=dev)
-    checks = set(checkpoints(steps))
-    last_check = 0
-    active = (~found).nonzero().flatten()
-    for i in range(steps):
-        if len(active) == 0:
-            break
-        a = active
-        xa = x_adv[a]
-        z = proj(xa + step[a].reshape(view) * steepest(grad[a], norm), a)
-        mom = momentum if i > 0 else 1.0
-        new = proj(xa + mom * (z - xa) + (1 - mom) * (xa - x_prev[a]), a)
-        x_prev[a] = xa
-        x_adv[a] = new
-        g, lg, la = grad_at(new, a)
-        grad[a] = g
-        hit = is_adv(lg, a)
-        increases[a] += (la > loss_prev[a]).float()
-        loss_prev[a] = la
-        better = la > loss_best[a]
-        bi = a[better]
-        loss_best[bi], x_best[bi], grad_best[bi] = la[better], new[better], g[better]
-        if bool(hit.any()):
-            found[a[hit]] = True
-            out[a[hit]] = new[hit]
-        if (i + 1) in checks:
-            span = (i + 1) - last_check
-            reduce = (increases[a] < rho * span) | (
-                (~reduced_last[a]) & (loss_best_last[a] >= loss_best[a])
-            )
-            reduced_last[a] = reduce
-            loss_best_last[a] = loss_best[a]
-            ri = a[reduce]
-            step[ri] /= 2.0
-            x_adv[ri] = x_best[ri]
-            grad[ri] = grad_best[ri]
-            increases[a] = 0
-            last_check = i + 1
-        active = a[~hit]
-    out[~found] = x_best[~found]
-    return out, found
+    return Goal(objective, success)
 
 
 @register_attack
-class APGD(EvasionAttack):
+class APGD(GradientIterativeAttack):
     """APGD with the CE or DLR loss (``loss="ce"|"dlr"``), L-inf or L2; targeted with ``y``
     the target classes (DLR-targeted then needs >= 4 classes).
 
@@ -168,14 +97,25 @@ class APGD(EvasionAttack):
     norms = ("linf", "l2")
     paper = "Croce & Hein 2020, arXiv:2003.01690"
     summary = "Auto-PGD: PGD with an adaptive step size and momentum (CE or DLR loss)."
+    link = "arXiv:2003.01690"
+    tags = _TAGS
     flags = frozenset({"iterative", "randomized", "targeted"})
     suite_params = {"gradients": {"loss": "ce", "steps": 50}}
+
+    evaluate_final = True
+    needs_loss = True
+    random_start = True
+    rho: ClassVar[float] = 0.75
+    """Fraction of steps since the last checkpoint that must increase the loss."""
+    momentum: ClassVar[float] = 0.75
+
+    fast_params: ClassVar[dict[str, Any]] = {"steps": 5}
 
     def __init__(
         self,
         *,
         norm: str = "linf",
-        eps: float | None = 8 / 255,
+        eps: float | None = DEFAULT_EPS,
         steps: int = 100,
         restarts: int = 1,
         loss: str = "ce",
@@ -192,55 +132,106 @@ class APGD(EvasionAttack):
 
     def _validate(self) -> None:
         super()._validate()
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"{self.name}: steps must be an integer >= 1, got {self.steps!r}")
         if self.loss not in ("ce", "dlr"):
             raise ConfigError(f"{self.name}: loss must be 'ce' or 'dlr', got {self.loss!r}")
 
-    def _perturb(
+    # ------------------------------------------------------------------ step rule
+    def _step_size(self, eps: float) -> float:
+        return 2.0 * eps  # the initial step; each point halves its own at checkpoints
+
+    def _memoryless(self) -> bool:
+        return False  # momentum and per-point step sizes
+
+    def _init_state(
+        self, x: torch.Tensor, x_start: torch.Tensor, eps: float
+    ) -> dict[str, torch.Tensor]:
+        n, dev = len(x), x.device
+        return {
+            "step": torch.full((n,), 2.0 * eps, device=dev),
+            "x_prev": x_start.clone(),
+            "x_best": x_start.clone(),
+            "grad_best": torch.zeros_like(x_start),
+            "loss_best": torch.zeros(n, device=dev),
+            "loss_prev": torch.zeros(n, device=dev),
+            "loss_best_last": torch.zeros(n, device=dev),
+            "increases": torch.zeros(n, device=dev),
+            "reduced_last": torch.ones(n, dtype=torch.bool, device=dev),
+        }
+
+    def _observe(
         self,
-        target: Target,
         x: torch.Tensor,
-        y: torch.Tensor,
-        *,
-        eps: float | None,
-        targeted: bool,
-        generator: torch.Generator,
-    ) -> torch.Tensor:
-        assert eps is not None
-        out, _ = apgd_core(
-            target,
-            x,
-            None if targeted else y,
-            t=y if targeted else None,
-            loss=self.loss,
-            eps=eps,
-            norm=self.norm,
-            steps=self.steps,
-            generator=generator,
+        grad: torch.Tensor,
+        loss: torch.Tensor | None,
+        state: StepState,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        assert loss is not None
+        r, a, t = state.rows, state.idx, state.t
+        if t == 0:
+            r["loss_best"][a], r["grad_best"][a] = loss, grad
+            r["loss_prev"][a], r["loss_best_last"][a] = loss, loss
+            return x, grad
+        r["increases"][a] += (loss > r["loss_prev"][a]).float()
+        r["loss_prev"][a] = loss
+        better = loss > r["loss_best"][a]
+        bi = a[better]
+        r["loss_best"][bi], r["x_best"][bi], r["grad_best"][bi] = (
+            loss[better],
+            x[better],
+            grad[better],
         )
+        checks = checkpoints(self.steps)
+        if t not in checks:
+            return x, grad
+        i = checks.index(t)
+        span = t - (checks[i - 1] if i else 0)
+        reduce = (r["increases"][a] < self.rho * span) | (
+            (~r["reduced_last"][a]) & (r["loss_best_last"][a] >= r["loss_best"][a])
+        )
+        r["reduced_last"][a] = reduce
+        r["loss_best_last"][a] = r["loss_best"][a]
+        r["step"][a[reduce]] /= 2.0
+        r["increases"][a] = 0
+        view = (-1, *([1] * (x.dim() - 1)))
+        back = reduce.reshape(view)
+        return torch.where(back, r["x_best"][a], x), torch.where(back, r["grad_best"][a], grad)
+
+    def _step(self, x: torch.Tensor, direction: torch.Tensor, state: StepState) -> torch.Tensor:
+        r, a = state.rows, state.idx
+        view = (-1, *([1] * (x.dim() - 1)))
+        z = state.project(x + r["step"][a].reshape(view) * direction)
+        mom = self.momentum if state.t > 0 else 1.0
+        out = x + mom * (z - x) + (1 - mom) * (x - r["x_prev"][a])
+        r["x_prev"][a] = x
         return out
+
+    def _finish(self, x_last: torch.Tensor, rows: dict[str, torch.Tensor]) -> torch.Tensor:
+        return rows["x_best"]  # never broken: the highest-loss iterate
+
+    def _goal(self, y: torch.Tensor, targeted: bool) -> Goal:
+        return apgd_goal(self.loss, None if targeted else y, y if targeted else None)
 
 
 @register_attack
-class APGDT(EvasionAttack):
+class APGDT(APGD):
     """APGD-T: targeted DLR APGD against the ``n_target_classes`` most likely wrong classes,
     each on the points still robust. Untargeted in effect (success = misclassified)."""
 
     name = "apgd_t"
-    aliases = ("apgd-t",)
-    requires = Access.GRADIENTS
-    norms = ("linf", "l2")
-    paper = "Croce & Hein 2020, arXiv:2003.01690"
+    aliases: ClassVar[tuple[str, ...]] = ("apgd-t",)
     summary = "Targeted APGD with the DLR loss over the top wrong classes (AutoAttack's APGD-T)."
     flags = frozenset({"iterative", "randomized"})
     suite_params = {"gradients": {"steps": 50, "n_target_classes": 3}}
+
+    loss = "dlr"
+
+    fast_params: ClassVar[dict[str, Any]] = {"steps": 5, "n_target_classes": 3}
 
     def __init__(
         self,
         *,
         norm: str = "linf",
-        eps: float | None = 8 / 255,
+        eps: float | None = DEFAULT_EPS,
         steps: int = 100,
         n_target_classes: int = 9,
         restarts: int = 1,
@@ -257,8 +248,6 @@ class APGDT(EvasionAttack):
 
     def _validate(self) -> None:
         super()._validate()
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"{self.name}: steps must be an integer >= 1")
         if not isinstance(self.n_target_classes, int) or self.n_target_classes < 1:
             raise ConfigError(f"{self.name}: n_target_classes must be an integer >= 1")
 
@@ -274,7 +263,7 @@ class APGDT(EvasionAttack):
     ) -> torch.Tensor:
         assert eps is not None
         if target.num_classes < 4:
-            raise ConfigError("apgd_t needs at least 4 classes (targeted DLR loss)")
+            raise ConfigError(f"{self.name} needs at least 4 classes (targeted DLR loss)")
         order = target.logits(x).argsort(dim=1, descending=True)
         out = x.clone()
         todo = torch.arange(len(x), device=x.device)
@@ -287,18 +276,10 @@ class APGDT(EvasionAttack):
             tgt = order[todo, rank]
             # when the clean prediction is wrong, rank 0 is a valid wrong class too
             tgt = torch.where(tgt == ys, order[todo, 0], tgt)
-            res, found = apgd_core(
-                target,
-                x[todo],
-                ys,
-                t=tgt,
-                loss="dlr",
-                eps=eps,
-                norm=self.norm,
-                steps=self.steps,
-                generator=generator,
+            run = self._iterate(
+                target, x[todo], apgd_goal("dlr", ys, tgt), eps=eps, generator=generator
             )
-            keep = found.reshape(view) | (rank == 1)
-            out[todo] = torch.where(keep, res, out[todo])
-            todo = todo[~found]
+            keep = run.adversarial.reshape(view) | (rank == 1)
+            out[todo] = torch.where(keep, run.x, out[todo])
+            todo = todo[~run.adversarial]
         return out
