@@ -1,6 +1,7 @@
 """Evasion attacks: adversarial examples against classifiers.
 
-White-box: FGSM, PGD, APGD, APGD-T, C&W L2, DeepFool, FAB / FAB-T; ensemble: AutoAttack; transfer:
+White-box: FGSM, PGD, MI-FGSM, NI-FGSM (on the shared gradient-iterative core), APGD, APGD-T,
+C&W L2, DeepFool, FAB / FAB-T; ensemble: AutoAttack; transfer:
 Transfer; score-based: Square, SimBA; decision-based: HopSkipJump.
 """
 
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from advlab.attacks.evasion.fab import FAB
     from advlab.attacks.evasion.fgsm import FGSM
     from advlab.attacks.evasion.hopskipjump import HopSkipJump
+    from advlab.attacks.evasion.iterative import GradientIterativeAttack
+    from advlab.attacks.evasion.mifgsm import MIFGSM
+    from advlab.attacks.evasion.nifgsm import NIFGSM
     from advlab.attacks.evasion.pgd import PGD
     from advlab.attacks.evasion.simba import SimBA
     from advlab.attacks.evasion.square import Square
@@ -37,6 +41,9 @@ __getattr__, __dir__ = lazy_exports(
         "FGSM": "advlab.attacks.evasion.fgsm",
         "HopSkipJump": "advlab.attacks.evasion.hopskipjump",
         "PGD": "advlab.attacks.evasion.pgd",
+        "MIFGSM": "advlab.attacks.evasion.mifgsm",
+        "NIFGSM": "advlab.attacks.evasion.nifgsm",
+        "GradientIterativeAttack": "advlab.attacks.evasion.iterative",
         "SimBA": "advlab.attacks.evasion.simba",
         "Square": "advlab.attacks.evasion.square",
         "Transfer": "advlab.attacks.evasion.transfer",
@@ -49,6 +56,9 @@ __all__ = [
     "FAB",
     "FGSM",
     "PGD",
+    "MIFGSM",
+    "NIFGSM",
+    "GradientIterativeAttack",
     "AutoAttack",
     "CarliniWagnerL2",
     "DeepFool",
