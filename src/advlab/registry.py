@@ -15,8 +15,10 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
+import re
 import warnings
 from collections.abc import Callable
+from importlib import metadata
 from importlib.metadata import entry_points
 from typing import Any, TypeVar, cast
 
@@ -43,11 +45,33 @@ log = logging.getLogger(__name__)
 _discovered = False
 
 
+_MODULE_TO_DIST = {"PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml"}
+
+
+def extra_for(missing_module: str) -> str | None:
+    """The advlab extra (other than ``dev``) that installs ``missing_module``, if any."""
+    top = missing_module.split(".")[0]
+    dist = _MODULE_TO_DIST.get(top, top).lower().replace("_", "-")
+    try:
+        requirements = metadata.requires("advlab") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for req in requirements:
+        m = re.match(r"\s*([A-Za-z0-9._-]+)[^;]*;.*extra\s*==\s*\"([^\"]+)\"", req)
+        if m and m.group(2) != "dev" and m.group(1).lower().replace("_", "-") == dist:
+            return m.group(2)
+    return None
+
+
 def _try_import(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # a broken plugin must not hide the others; it is reported
         BROKEN[module] = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            extra = extra_for(exc.name)
+            if extra:
+                BROKEN[module] += f"; install it with: pip install 'advlab[{extra}]'"
         log.warning("plugin module %s could not be loaded: %s", module, BROKEN[module])
         return None
 

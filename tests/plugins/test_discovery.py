@@ -72,3 +72,19 @@ def test_lookup_names_the_broken_module(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "broken_plugin could not be loaded" in out.stdout
     assert "ThrowawayNoise" in out.stdout
+
+
+def test_a_plugin_missing_an_optional_dependency_names_the_extra(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from advlab import registry
+
+    (tmp_path / "needs_onnx_plugin.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'onnxruntime'\", name='onnxruntime')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "BROKEN", {})
+    assert registry._try_import("needs_onnx_plugin") is None
+    assert "pip install 'advlab[onnx]'" in registry.BROKEN["needs_onnx_plugin"]
+    assert registry.extra_for("opacus") == "privacy" and registry.extra_for("ray.util") == "ray"
+    assert registry.extra_for("no_such_package_anywhere") is None
