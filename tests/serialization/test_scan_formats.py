@@ -217,3 +217,30 @@ def test_polyglot_pickle_and_zip() -> None:
     got = rules_of(rep.findings)
     assert "polyglot.pickle-zip" in got
     assert any(f.location.endswith("!x.pkl") for f in rep.findings)
+
+
+def test_python_sources_in_a_model_folder_are_not_pickles(tmp_path: Path) -> None:
+    """A Hugging Face-style folder: its .py files are source (an INFO note), not malformed
+    pickles; a pickle that merely carries a .py name is still scanned as a pickle."""
+    from safetensors.numpy import save_file
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(folder / "model.safetensors"))
+    (folder / "configuration_tiny.py").write_text("class TinyConfig:\n    model_type = 't'\n")
+    (folder / "modeling_tiny.py").write_text(
+        "import torch\n\nclass Tiny(torch.nn.Module):\n    pass\n"
+    )
+    (folder / "make.py").write_text(
+        'import os\nos.system("echo built")\n'
+    )  # also a protocol-0 pickle
+    report = scan_paths([folder])
+    assert report.exit_code() == ExitCode.CLEAN
+    sources = [f for f in report.files if f.path.endswith(".py")]
+    assert len(sources) == 3
+    for fr in sources:
+        assert fr.formats == ["python-source"] and not fr.real_findings
+        assert [(f.rule, f.is_note) for f in fr.findings] == [("source.python", True)]
+    (folder / "evil.py").write_bytes(P2 + call(g("os", "system"), u("echo pwned")) + b".")
+    evil = scan_file(folder / "evil.py")
+    assert "python-source" not in evil.formats and evil.real_findings

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import io
 import logging
 import mmap
@@ -276,6 +277,32 @@ class _FileScan:
             self.zip(open_, location, depth)
 
 
+_SOURCE_LIMIT = 4 << 20
+
+
+def _python_source(p: Path, size: int, report: FileReport) -> bool:
+    """A ``.py`` file that parses as Python (``ast.parse``: nothing runs) is source code, not a
+    model file: report it as an INFO note, since Hugging Face runs such files only with
+    ``trust_remote_code=True``. A ``.py`` file that is not Python is scanned like any file."""
+    if p.suffix.lower() != ".py" or not 0 < size <= _SOURCE_LIMIT:
+        return False
+    try:
+        ast.parse(p.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    report.formats.append("python-source")
+    report.findings.append(
+        Finding(
+            "source.python",
+            Severity.INFO,
+            "Python source, not a model file: it runs only if code imports it, e.g. "
+            "transformers with trust_remote_code=True; review it before trusting it",
+            str(p),
+        )
+    )
+    return True
+
+
 def scan_file(path: str | os.PathLike[str], options: ScanOptions | None = None) -> FileReport:
     """Scan one regular file. Never raises for content problems; see ``FileReport.errors``."""
     options = options or ScanOptions()
@@ -286,6 +313,8 @@ def scan_file(path: str | os.PathLike[str], options: ScanOptions | None = None) 
             report.errors.append(f"{p}: not a regular file")
             return report
         size = p.stat().st_size
+        if _python_source(p, size, report):
+            return report
         scan = _FileScan(report, options, size)
         with open(p, "rb") as fh:
             if size == 0:
