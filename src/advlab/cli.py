@@ -31,6 +31,27 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # errors stay on one line
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from advlab import __version__
+
+        typer.echo(f"advlab {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """advlab: attack and assess your own models before an adversary does."""
+
+
 Device = Annotated[
     str, typer.Option("--device", help="auto | cpu | cuda[:N] | mps", callback=v.device)
 ]

@@ -94,3 +94,13 @@ def test_attack_usage_errors_are_one_line(tmp_path, capsys, monkeypatch, args, e
     assert code == 2
     assert expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_version_flag_prints_the_version(capsys) -> None:
+    import advlab
+    from advlab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"advlab {advlab.__version__}"
