@@ -104,3 +104,15 @@ def test_version_flag_prints_the_version(capsys) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"advlab {advlab.__version__}"
+
+
+def test_a_dash_means_stdout(tmp_path, monkeypatch, capsys) -> None:
+    from advlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["init", "-"], ["schema", "-o", "-"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out.strip()
+    assert not (tmp_path / "-").exists()

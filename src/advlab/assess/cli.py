@@ -160,7 +160,10 @@ def init(
     path: Path = typer.Argument(Path("advlab-assess.yaml"), help="Where to write the example."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write an annotated example config."""
+    """Write an annotated example config (``-`` prints it to stdout)."""
+    if str(path) == "-":
+        sys.stdout.write(EXAMPLE_CONFIG)
+        return
     if path.exists() and not force:
         raise _fail(f"{path} exists; pass --force to overwrite it", EXIT_USAGE)
     try:
@@ -227,6 +230,8 @@ def report(
         raise _fail("several formats need --out-dir (one format prints to stdout)", EXIT_USAGE)
     if not (run_dir / "run.json").is_file() and not (run_dir / "results.json").is_file():
         raise _fail(f"{run_dir} is not an advlab run directory (no run.json)", EXIT_USAGE)
+    if out is not None and str(out) == "-":
+        out = None  # "-o -" is stdout
     try:
         if out is not None:
             output_file(out, what="report file")
@@ -251,7 +256,7 @@ def schema(
     from advlab.assess.config import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
-    if out is None:
+    if out is None or str(out) == "-":
         sys.stdout.write(text)
     else:
         try:

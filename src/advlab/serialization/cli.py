@@ -156,6 +156,8 @@ def scan_cli(
 
     Exit codes: 0 clean, 1 findings, 2 error, 3 nothing scanned, 4 usage error.
     """
+    if output is not None and str(output) == "-":
+        output = None  # "-o -" is stdout
     code = scan_command(
         paths, format, output, trust_sklearn=trust_sklearn, allow=allow, show_notes=show_notes
     )
