@@ -252,3 +252,26 @@ def test_docs_screenshot_present() -> None:
     p = ROOT / "docs" / "images" / "report.png"
     assert p.is_file() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "images/report.png" in (ROOT / "docs" / "assessments.md").read_text()
+
+
+def test_query_curve_of_an_attack_that_broke_nothing_is_flat_at_zero() -> None:
+    from advlab.report import svg
+    from advlab.report.view import _query_curves
+
+    rec = {
+        "status": "ok",
+        "task": {
+            "kind": "evasion",
+            "role": "suite",
+            "requires": "scores",
+            "variant": "t",
+            "attack": "objective",
+            "eps": 0.1,
+        },  # fmt: skip
+        "result": {"queries_to_success": [None, None, None]},
+    }
+    curves, missing = _query_curves([rec])
+    assert not missing and len(curves) == 1
+    assert curves[0]["points"] == [(1.0, 0.0)]
+    chart = svg.Chart("t", "queries", "fraction broken", [svg.Series("o", curves[0]["points"], markers=False, step=True)], x_log=True)  # fmt: skip
+    assert "<svg" in svg.render(chart)

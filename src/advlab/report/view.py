@@ -357,6 +357,8 @@ def _query_curves(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
                 pts = [(float(q), (i + 1) / attacked) for i, q in enumerate(succ)]
                 if pts:  # the step starts at 0 broken before the first success
                     pts.insert(0, (pts[0][0], 0.0))
+                else:  # nothing broken: a flat line at 0
+                    pts = [(1.0, 0.0)]
                 out.append(
                     {
                         "variant": variant,
