@@ -149,11 +149,13 @@ def load_image_folder(
     seed: int = 0,
     test_size: float = 0.25,
 ) -> Dataset:
-    """A folder with one sub-folder of images per class (needs Pillow: ``pip install pillow``)."""
+    """A folder with one sub-folder of images per class (needs Pillow: ``advlab[images]``)."""
     try:
         from PIL import Image
     except ImportError as exc:
-        raise ConfigError("loading image folders needs Pillow: pip install pillow") from exc
+        raise ConfigError(
+            "loading image folders needs Pillow: pip install 'advlab[images]'"
+        ) from exc
     root = Path(path)
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     if not classes:

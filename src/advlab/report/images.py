@@ -1,9 +1,14 @@
-"""Inline PNG images (data URIs) for the gallery: inputs and perturbation heat maps (pillow)."""
+"""Inline PNG images (data URIs) for the gallery: inputs and perturbation heat maps.
+
+PNGs are written with the standard library (zlib + struct; PNG specification, W3C 2003), so a
+core install renders reports without an imaging package.
+"""
 
 from __future__ import annotations
 
 import base64
-import io
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -26,15 +31,36 @@ def is_image(shape: list[int] | tuple[int, ...]) -> bool:
     return len(s) == 2 or (len(s) == 3 and (s[0] in (1, 3) or s[-1] in (1, 3)))
 
 
-def _png(rgb: np.ndarray, size: int) -> str:
-    from PIL import Image
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
 
-    img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    scale = max(1, size // max(img.size))
-    img = img.resize((img.size[0] * scale, img.size[1] * scale), Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """An 8-bit grey (H, W) / (H, W, 1) or RGB (H, W, 3) array as PNG bytes."""
+    a = np.asarray(pixels, dtype=np.uint8)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3) or 0 in a.shape:
+        raise ValueError(f"need (H, W), (H, W, 1) or (H, W, 3) pixels, got shape {a.shape}")
+    h, w = a.shape[:2]
+    colour = 2 if a.ndim == 3 else 0
+    rows = a.reshape(h, -1)
+    raw = b"".join(b"\x00" + rows[i].tobytes() for i in range(h))  # filter type 0 per row
+    header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw, 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _png(rgb: np.ndarray, size: int) -> str:
+    img = np.clip(rgb, 0, 255).astype(np.uint8)
+    scale = max(1, size // max(img.shape[0], img.shape[1]))
+    img = img.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest-neighbour upscaling
+    return "data:image/png;base64," + base64.b64encode(encode_png(img)).decode()
 
 
 def image_uri(x: Any, bounds: tuple[float, float] = (0.0, 1.0), size: int = 96) -> str:
