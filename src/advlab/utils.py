@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -91,23 +92,66 @@ def progress_enabled() -> bool:
     return not _QUIET and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+PROGRESS_LOG_SECONDS = 30.0
+"""Without a terminal, long work logs one progress line at most this often."""
+
+
+class _ProgressLog:
+    """Periodic one-line progress logs (with an ETA) for runs without a terminal."""
+
+    def __init__(self, description: str, total: int | None, every: float) -> None:
+        self.description, self.total, self.every = description, total, every
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        elapsed = now - self.start
+        if self.total:
+            eta = elapsed / max(self.done, 1) * max(self.total - self.done, 0)
+            log.info(
+                "%s: %d/%d (%.0f%%), %.0f s elapsed, about %.0f s left",
+                self.description, self.done, self.total, 100 * self.done / self.total,
+                elapsed, eta,
+            )  # fmt: skip
+        else:
+            log.info("%s: %d done, %.0f s elapsed", self.description, self.done, elapsed)
+
+
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar on stderr, disabled when quiet or stderr is not a terminal.
+    """A rich progress bar with an ETA on stderr when it is a terminal; otherwise (CI, logs
+    redirected) one INFO log line at most every :data:`PROGRESS_LOG_SECONDS`. Nothing when
+    quiet.
 
     Yields an ``advance(n=1)`` callable.
     """
-    if not progress_enabled():
+    if _QUIET:
         yield lambda n=1: None
         return
+    if not progress_enabled():
+        yield _ProgressLog(description, total, PROGRESS_LOG_SECONDS)
+        return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as prog:
