@@ -10,9 +10,18 @@ from advlab import utils
 def test_without_a_terminal_progress_is_logged_with_an_eta(monkeypatch, caplog) -> None:
     monkeypatch.setattr(utils, "PROGRESS_LOG_SECONDS", 0.0)
     monkeypatch.setattr(utils, "progress_enabled", lambda: False)
-    with caplog.at_level(logging.INFO, logger="advlab"):
-        assert list(utils.track(range(4), "training")) == [0, 1, 2, 3]
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training")]
+    monkeypatch.setattr(utils, "_QUIET", False)  # an earlier --quiet command may have set it
+    logger = logging.getLogger("advlab")
+    logger.addHandler(caplog.handler)  # whatever earlier tests did to propagation
+    try:
+        with caplog.at_level(logging.INFO, logger="advlab"):
+            assert list(utils.track(range(4), "training")) == [0, 1, 2, 3]
+    finally:
+        logger.removeHandler(caplog.handler)
+    # a record may reach caplog twice (propagation and the handler added above): count once
+    lines = sorted(
+        {r.getMessage() for r in caplog.records if r.getMessage().startswith("training")}
+    )
     assert len(lines) == 4
     assert lines[1].startswith("training: 2/4 (50%)") and "left" in lines[1]
 
@@ -26,6 +35,7 @@ def test_quiet_means_no_progress_at_all(monkeypatch, caplog) -> None:
 
 
 def test_lines_are_rate_limited(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(utils, "_QUIET", False)
     monkeypatch.setattr(utils, "PROGRESS_LOG_SECONDS", 3600.0)
     monkeypatch.setattr(utils, "progress_enabled", lambda: False)
     with caplog.at_level(logging.INFO, logger="advlab"):
