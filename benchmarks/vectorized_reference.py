@@ -1,0 +1,116 @@
+"""Vectorised reference models: 64 MLPs trained at once with ``torch.func.vmap`` against the
+serial loop and the process pool, and LiRA's numbers from both paths.
+
+Every path trains the same models: the seeds of ``task_seeds(seed, M)``, a balanced random
+half of the pool per model, the same architecture and optimiser settings. LiRA (online,
+leave-one-out over the first ``--targets`` models as targets, the rest as references) is
+scored on each path's logits; the two paths' AUC and TPR at 1% FPR should agree within their
+confidence intervals.
+
+Reproduce (CPU, 2 cores):
+
+    .venv/bin/python benchmarks/vectorized_reference.py --models 64 --threads 2 \
+        --json /tmp/vectorized.json
+
+Results are recorded in docs/benchmarks.md (vectorised reference models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from advlab.attacks.inference.lira import LiRA
+from advlab.attacks.inference.reference import ReferenceModels, TorchTrainer, balanced_membership
+from advlab.attacks.inference.signals import Signals
+from advlab.data import load_dataset
+from advlab.models import TrainConfig
+from advlab.models.vectorized import train_stacked
+from advlab.parallel import task_seeds
+from advlab.privacy.metrics import auc, bootstrap_tpr, tpr_at_fpr
+
+log = logging.getLogger("benchmarks.vectorized")
+
+
+def lira_numbers(logits: np.ndarray, member: np.ndarray, y: np.ndarray, targets: int) -> dict:
+    signals = Signals(labels=y, target_logits=logits[0], ref_logits=logits, ref_in=member)
+    scores, members = [], []
+    for m in range(targets):
+        s = signals.with_target(m)
+        scores.append(LiRA().score(s))
+        members.append(s.members)
+    sc, mb = np.concatenate(scores), np.concatenate(members)
+    ((lo, hi),) = bootstrap_tpr(sc, mb, [0.01]).values()
+    return {
+        "auc": round(auc(sc, mb), 4),
+        "tpr_at_1pct_fpr": round(tpr_at_fpr(sc, mb, 0.01), 4),
+        "tpr_at_1pct_fpr_ci": [round(float(lo), 4), round(float(hi), 4)],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", type=int, default=64)
+    ap.add_argument("--pool", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--targets", type=int, default=8)
+    ap.add_argument("--skip-process", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    data = load_dataset("synthetic", seed=0)
+    x, y = data.x_train[: args.pool], data.y_train[: args.pool]
+    spec = {"arch": "mlp", "in_features": x.shape[1], "num_classes": 20, "hidden": [128, 128]}
+    cfg = TrainConfig(epochs=args.epochs, batch_size=64, lr=1e-3)
+    member = balanced_membership(args.models, len(x), 0)
+    seeds = task_seeds(0, args.models)
+    out: dict[str, Any] = {"models": args.models, "pool": len(x), "epochs": args.epochs}
+
+    start = time.perf_counter()
+    stacked = train_stacked(spec, x, y, member, seeds, epochs=args.epochs, batch_size=64)
+    vec_logits = stacked.predict(x)
+    out["vectorized_s"] = round(time.perf_counter() - start, 1)
+
+    def reference(executor: str, **opts: Any) -> tuple[np.ndarray, float]:
+        start = time.perf_counter()
+        ref = ReferenceModels(
+            trainer=TorchTrainer(spec=spec, config=cfg),
+            n_models=args.models,
+            seed=0,
+            executor=executor,
+            executor_options=opts,
+            threads=1 if executor != "serial" else args.threads,
+        ).run(x, y, ref_in=member, num_classes=20)
+        return ref.logits[:, :, 0, :], time.perf_counter() - start
+
+    serial_logits, serial_s = reference("serial")
+    out["serial_s"] = round(serial_s, 1)
+    if not args.skip_process:
+        _, proc_s = reference("processes", workers=args.threads)
+        out["process_s"] = round(proc_s, 1)
+        out["speedup_vs_process"] = round(proc_s / out["vectorized_s"], 2)
+    out["speedup_vs_serial"] = round(serial_s / out["vectorized_s"], 2)
+    test_acc = {
+        "vectorized": float(
+            (stacked.predict(data.x_test).argmax(-1) == data.y_test).mean(axis=1).mean()
+        ),
+    }
+    out["mean_test_accuracy"] = {k: round(v, 4) for k, v in test_acc.items()}
+    out["lira_vectorized"] = lira_numbers(vec_logits, member, y, args.targets)
+    out["lira_serial"] = lira_numbers(serial_logits, member, y, args.targets)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

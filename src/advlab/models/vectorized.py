@@ -1,0 +1,216 @@
+"""Many small models trained at once: ``torch.func.vmap`` over stacked parameters.
+
+Membership-inference reference models (LiRA, RMIA, Shokri) and poisoning victims are many
+copies of one small architecture, each with its own seed and its own subset of a shared data
+pool. Training them one after another leaves a CPU idle between tiny matrix products;
+stacking the copies' parameters (:func:`torch.func.stack_module_state`) and running
+:func:`torch.func.functional_call` under :func:`torch.func.vmap` turns ``M`` small products
+into one batched product per layer.
+
+Each model keeps what makes it an independent training run:
+
+* its own initial weights (``build(spec, seed=seeds[m])``, exactly as the serial trainer);
+* its own data subset ``x[member[m]]`` and its own shuffling (a generator seeded by
+  ``seeds[m]``);
+* its own optimiser state -- Adam (Kingma & Ba 2015) is elementwise, so one Adam over the
+  stacked tensors is ``M`` independent Adams; the loss is the sum of the models' mean
+  cross-entropies, so each model's gradient is its own.
+
+Within an epoch model ``m`` takes ``ceil(n_m / batch_size)`` steps over its own permutation
+(the last batch partial, padding masked out of the loss); while larger models finish their
+epoch, a model whose data ran out is frozen -- its Adam step counter does not advance (see
+:class:`_StackedAdam`). With one full batch per epoch the result equals the serial loop's to
+floating-point precision (tested); with minibatches only the shuffling order differs.
+Modules with running statistics (batch normalisation) are refused: their in-place buffer
+updates do not vectorise.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from advlab.errors import ConfigError, InputError
+from advlab.models.arch import build
+from advlab.utils import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StackedModels:
+    """``M`` models of one architecture whose parameters are stacked on a leading axis."""
+
+    base: nn.Module
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+
+    @property
+    def n_models(self) -> int:
+        return int(next(iter(self.params.values())).shape[0])
+
+    def _call(self, x: torch.Tensor, shared: bool) -> torch.Tensor:
+        def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], xb: torch.Tensor) -> Any:
+            return functional_call(self.base, (p, b), (xb,))
+
+        in_dims = (0, 0, None if shared else 0)
+        return vmap(one, in_dims=in_dims, randomness="different")(  # type: ignore[no-any-return]
+            self.params, self.buffers, x
+        )
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Logits of every model on the same inputs: ``(M, N, C)`` float64."""
+        dev = next(iter(self.params.values())).device
+        outs = []
+        for start in range(0, len(x), batch_size):
+            xb = torch.as_tensor(np.asarray(x[start : start + batch_size]), dtype=torch.float32)
+            outs.append(self._call(xb.to(dev), shared=True).double().cpu())
+        return torch.cat(outs, dim=1).numpy()  # type: ignore[no-any-return]
+
+    def module(self, m: int) -> nn.Module:
+        """Model ``m`` as an ordinary module (a copy, on the CPU, in eval mode)."""
+        model = copy.deepcopy(self.base).to_empty(device="cpu")
+        state = {k: v[m].detach().cpu() for k, v in {**self.params, **self.buffers}.items()}
+        model.load_state_dict(state)
+        return model.eval()
+
+
+class _StackedAdam:
+    """Adam (Kingma & Ba 2015) with one step counter per stacked model.
+
+    The update is torch's ``Adam`` (L2 ``weight_decay`` added to the gradient, bias-corrected
+    moments, ``eps`` added to the corrected second-moment root), applied only to the models
+    that had a batch this step: a model whose data ran out earlier in the epoch keeps its
+    parameters and moments, exactly as if it had stopped.
+    """
+
+    def __init__(
+        self,
+        params: dict[str, torch.Tensor],
+        *,
+        lr: float,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params.values())
+        self.lr, self.wd, self.betas, self.eps = lr, weight_decay, betas, eps
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = torch.zeros(len(self.params[0]), device=self.params[0].device)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, active: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.t += active.to(self.t.dtype)
+        corr1 = 1 - b1 ** self.t.clamp(min=1)
+        corr2 = 1 - b2 ** self.t.clamp(min=1)
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            on = active.view(shape)
+            g = p.grad + self.wd * p if self.wd else p.grad
+            m.copy_(torch.where(on, b1 * m + (1 - b1) * g, m))
+            v.copy_(torch.where(on, b2 * v + (1 - b2) * g * g, v))
+            denom = v.sqrt() / corr2.sqrt().view(shape) + self.eps
+            update = (self.lr / corr1).view(shape) * m / denom
+            p.sub_(torch.where(on, update, torch.zeros_like(update)))
+
+
+def _check_vectorisable(model: nn.Module) -> None:
+    for name, mod in model.named_modules():
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+            raise ConfigError(
+                f"module {name or type(mod).__name__} keeps running statistics, which do not "
+                "vectorise; train these models one at a time"
+            )
+
+
+def train_stacked(
+    spec: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    member: np.ndarray,
+    seeds: list[int],
+    *,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    device: str | torch.device = "cpu",
+) -> StackedModels:
+    """Train ``len(seeds)`` models of ``spec``, model ``m`` on ``x[member[m]]``.
+
+    ``member`` is a boolean ``(M, N)`` matrix; the result's ``predict`` returns ``(M, N, C)``
+    logits. The hyper-parameters mean what they mean in :class:`advlab.models.TrainConfig`.
+    """
+    member = np.asarray(member, dtype=bool)
+    n_models = len(seeds)
+    if member.shape != (n_models, len(x)):
+        raise InputError(f"member has shape {member.shape}; expected ({n_models}, {len(x)})")
+    if len(x) != len(y):
+        raise InputError(f"{len(x)} inputs but {len(y)} labels")
+    counts = member.sum(axis=1)
+    if counts.min() < 1:
+        raise InputError("every model needs at least one training example")
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise ConfigError("epochs and batch_size must be >= 1 and lr > 0")
+    dev = resolve_device(device)
+    models = [build(spec, seed=int(s)).to(dev) for s in seeds]
+    _check_vectorisable(models[0])
+    params, buffers = stack_module_state(models)  # type: ignore[arg-type]
+    base = copy.deepcopy(models[0]).to("meta")
+    stacked = StackedModels(base, params, buffers)
+    adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
+    pools = [np.flatnonzero(row) for row in member]
+    gens = [np.random.default_rng(int(s)) for s in seeds]
+    steps = math.ceil(int(counts.max()) / batch_size)
+    width = steps * batch_size
+    start = time.perf_counter()
+    base.train()
+    for _ in range(epochs):
+        order = np.full((n_models, width), -1, dtype=np.int64)
+        for m, (pool, gen) in enumerate(zip(pools, gens)):
+            order[m, : len(pool)] = gen.permutation(pool)
+        order_t = torch.as_tensor(order, device=dev)
+        for step in range(steps):
+            idx = order_t[:, step * batch_size : (step + 1) * batch_size]  # (M, B); -1 = none
+            real = idx >= 0
+            active = real.any(dim=1)
+            safe = idx.clamp(min=0)
+            logits = stacked._call(xt[safe], shared=False)  # (M, B, C)
+            ce = F.cross_entropy(logits.flatten(0, 1), yt[safe].flatten(), reduction="none")
+            w = real.to(ce.dtype)
+            loss = ((ce.view(n_models, -1) * w).sum(1) / w.sum(1).clamp(min=1.0)).sum()
+            adam.zero_grad()
+            loss.backward()
+            adam.step(active)
+    base.eval()
+    log.info(
+        "trained %d stacked models (%d epochs x %d steps) in %.1fs",
+        n_models,
+        epochs,
+        steps,
+        time.perf_counter() - start,
+    )
+    for v in params.values():
+        v.requires_grad_(False)
+    return stacked

@@ -1,0 +1,79 @@
+"""Stacked (vmap) training of many small models: each model is its own training run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from advlab.errors import ConfigError, InputError
+from advlab.models import TrainConfig, build, train_model
+from advlab.models.vectorized import _check_vectorisable, train_stacked
+
+SPEC = {"arch": "mlp", "in_features": 6, "num_classes": 3, "hidden": [16]}
+
+
+def _data(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 6), dtype=np.float32)
+    y = (x[:, 0] * 3).astype(np.int64).clip(0, 2)
+    return x, y
+
+
+def _flat(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_full_batch_stacked_training_equals_the_serial_loop() -> None:
+    x, y = _data()
+    member = np.zeros((2, len(x)), bool)
+    member[0, :40] = True
+    member[1, 20:] = True
+    seeds = [11, 12]
+    stacked = train_stacked(SPEC, x, y, member, seeds, epochs=5, batch_size=64, lr=1e-2)
+    for m, seed in enumerate(seeds):
+        serial = train_model(
+            build(SPEC, seed=seed),
+            x[member[m]],
+            y[member[m]],
+            TrainConfig(epochs=5, batch_size=64, lr=1e-2, seed=seed),
+            device="cpu",
+        )
+        torch.testing.assert_close(_flat(stacked.module(m)), _flat(serial), atol=1e-5, rtol=1e-4)
+
+
+def test_a_model_does_not_depend_on_its_companions() -> None:
+    x, y = _data(90, seed=1)
+    rng = np.random.default_rng(0)
+    member = rng.random((3, len(x))) < 0.5
+    a = train_stacked(SPEC, x, y, member[[0, 1]], [5, 6], epochs=3, batch_size=8)
+    b = train_stacked(SPEC, x, y, member[[0, 2]], [5, 7], epochs=3, batch_size=8)
+    torch.testing.assert_close(_flat(a.module(0)), _flat(b.module(0)), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(_flat(a.module(1)), _flat(b.module(1)))
+    logits = a.predict(x)
+    assert logits.shape == (2, len(x), 3) and logits.dtype == np.float64
+    np.testing.assert_allclose(
+        logits[0], a.module(0)(torch.as_tensor(x)).detach().double().numpy(), atol=1e-5
+    )
+
+
+def test_stacked_models_learn() -> None:
+    x, y = _data(200, seed=2)
+    member = np.ones((3, len(x)), bool)
+    stacked = train_stacked(SPEC, x, y, member, [1, 2, 3], epochs=40, batch_size=32, lr=1e-2)
+    acc = (stacked.predict(x).argmax(-1) == y).mean(axis=1)
+    majority = np.bincount(y).max() / len(y)
+    assert (acc > majority + 0.1).all()
+
+
+def test_bad_inputs_and_batch_norm_are_refused() -> None:
+    x, y = _data()
+    with pytest.raises(InputError, match="member has shape"):
+        train_stacked(SPEC, x, y, np.ones((2, 5), bool), [1, 2])
+    empty = np.ones((2, len(x)), bool)
+    empty[1] = False
+    with pytest.raises(InputError, match="at least one"):
+        train_stacked(SPEC, x, y, empty, [1, 2])
+    with pytest.raises(ConfigError, match="running statistics"):
+        _check_vectorisable(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)))
