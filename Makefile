@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev]'
+	# torchattacks declares torchvision but never imports it; PyPI's torchvision wheel does not
+	# load beside the pinned CPU torch, and transformers would try to import it.
+	$(BIN)/python -m pip uninstall -y -q torchvision 2>/dev/null || true
 	touch $(STAMP)
 
 setup: $(STAMP)
