@@ -91,6 +91,22 @@ def test_serial_and_process_executors_agree(
     assert _numbers(res) == _numbers(load_results(reference_run))
 
 
+@pytest.mark.slow
+def test_serial_and_ray_executors_agree(
+    reference_run: Path, make_config: Any, tmp_path: Path
+) -> None:
+    """A local Ray gives the serial executor's numbers, and writes every task's record."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    cfg = make_config()
+    cfg["executor"] = {"name": "ray", "workers": 2}
+    try:
+        res = run_assessment(cfg, tmp_path / "r").results
+    finally:
+        ray.shutdown()
+    assert _numbers(res) == _numbers(load_results(reference_run))
+    assert len(list((tmp_path / "r" / "tasks").glob("*.json"))) == len(res["records"])
+
+
 def test_existing_run_dir_needs_resume(reference_run: Path, make_config: Any) -> None:
     with pytest.raises(RunDirError, match="--resume"):
         run_assessment(make_config(), reference_run)

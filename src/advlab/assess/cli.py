@@ -79,7 +79,7 @@ gates:
   - clean_accuracy(target=standard) >= 0.90
 
 seed: 0
-executor: {name: serial}       # serial | processes (workers: N)
+executor: {name: serial}       # serial | processes (workers: N) | ray (address: auto)
 """
 
 
@@ -92,9 +92,9 @@ def assess(
     config: Path = typer.Argument(..., help="Assessment config (YAML)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run; finished tasks are kept."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="serial | processes"),
+    executor: Optional[str] = typer.Option(None, "--executor", help="serial | processes | ray"),
     workers: Optional[int] = typer.Option(
-        None, "--workers", help="Processes for --executor processes."
+        None, "--workers", help="Processes (or Ray CPUs) for --executor processes / ray."
     ),
     soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even when a gate fails."),
 ) -> None:
@@ -103,8 +103,8 @@ def assess(
 
     if not config.is_file():
         raise _fail(f"config file not found: {config}", EXIT_USAGE)
-    if executor is not None and executor not in ("serial", "processes"):
-        raise _fail(f"--executor must be serial or processes, got {executor!r}", EXIT_USAGE)
+    if executor is not None and executor not in ("serial", "processes", "ray"):
+        raise _fail(f"--executor must be serial, processes or ray, got {executor!r}", EXIT_USAGE)
     if workers is not None and workers < 1:
         raise _fail(f"--workers must be >= 1, got {workers}", EXIT_USAGE)
     try:

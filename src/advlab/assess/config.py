@@ -327,8 +327,13 @@ class AttackSpec(_Strict):
 
 
 class ExecutorSpec(_Strict):
-    name: Literal["serial", "processes"] = "serial"
+    name: Literal["serial", "processes", "ray"] = "serial"
     workers: int | None = Field(None, ge=1)
+    address: str | None = Field(
+        None,
+        description="ray only: a cluster address, 'auto' (join a running cluster, else start "
+        "a local Ray) or None (a local Ray on this machine).",
+    )
 
 
 class SanityAccept(_Strict):

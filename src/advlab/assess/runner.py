@@ -293,6 +293,10 @@ def run_assessment(
         kwargs = {}
         if name == "processes":
             kwargs["workers"] = workers or cfg.executor.workers
+        elif name == "ray":
+            kwargs["address"] = cfg.executor.address
+            if workers or cfg.executor.workers:
+                kwargs["num_cpus"] = workers or cfg.executor.workers
         ex = get_executor(name, **kwargs)
     payloads = [
         Payload(
