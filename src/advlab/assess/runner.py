@@ -290,7 +290,7 @@ def run_assessment(
     ex = executor if executor is not None and not isinstance(executor, str) else None
     if ex is None:
         name = executor if isinstance(executor, str) else cfg.executor.name
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if name == "processes":
             kwargs["workers"] = workers or cfg.executor.workers
         elif name == "ray":
