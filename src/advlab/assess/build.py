@@ -26,6 +26,8 @@ from advlab.assess.config import (
     DefenseSpec,
     EntryPointTarget,
     HttpTarget,
+    HuggingFaceTarget,
+    KerasTarget,
     ModelFileTarget,
     OnnxTarget,
     ReferenceTarget,
@@ -131,6 +133,12 @@ def _build_base(spec: Any, config_dir: str | Path) -> Target:
             output=spec.output,
             device=device,
         )
+    if isinstance(spec, (KerasTarget, HuggingFaceTarget)):
+        from advlab.targets.files import open_model_file
+
+        return open_model_file(  # type: ignore[no-any-return]
+            resolve_path(spec.path, config_dir), kind=spec.kind, bounds=spec.bounds, device=device
+        )
     if isinstance(spec, HttpTarget):
         try:
             from advlab.targets.http import HttpClassifier
@@ -152,10 +160,9 @@ def _build_base(spec: Any, config_dir: str | Path) -> Target:
             device="cpu" if device == "auto" else device,
         )
     if isinstance(spec, EntryPointTarget):
-        if spec.pythonpath:
-            folder = str(resolve_path(spec.pythonpath, config_dir))
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
+        folder = str(resolve_path(spec.pythonpath or ".", config_dir))
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         mod_name, fn_name = spec.entry.split(":")
         try:
             check_entry_module(mod_name)  # also when the spec was built without validation

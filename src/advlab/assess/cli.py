@@ -178,19 +178,22 @@ def init(
 def validate(
     config: Path = typer.Argument(..., help="Assessment config (YAML)."),
     probe: bool = typer.Option(
-        False, "--probe", help="Also import python targets (runs their code) and check them."
+        False,
+        "--probe",
+        help="Also import python targets (runs their code), and send every target one query.",
     ),
 ) -> None:
     """Check a config without running anything: schema, names, plugin parameters, file paths,
     gates and access. Python targets are code: they are imported only with --probe."""
     from advlab.assess.config import load_config
-    from advlab.assess.preflight import preflight
+    from advlab.assess.preflight import describe_targets, preflight
     from advlab.assess.runner import check_config, plan
 
     try:
         cfg = load_config(config)
         check_config(cfg)
         notes = preflight(cfg, config.resolve().parent, probe=probe)
+        found = describe_targets(cfg, config.resolve().parent, probe=probe)
         tasks = plan(cfg, config.resolve().parent)
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_ERROR) from None
@@ -198,6 +201,8 @@ def validate(
         raise _fail(str(exc), EXIT_ERROR) from None
     for note in notes:
         typer.echo(f"note: {note}", err=True)
+    for line in found:
+        typer.echo(line)
     suite = sum(1 for t in tasks if t.role == "suite")
     typer.echo(
         f"{config}: valid ({len(cfg.targets)} target(s), {suite} attack task(s), "

@@ -131,6 +131,28 @@ class OnnxTarget(_TargetBase):
         return Path(self.path).stem
 
 
+class KerasTarget(_TargetBase):
+    """A Keras 3 ``.keras`` file (white box on the torch backend; Lambda layers refused)."""
+
+    kind: Literal["keras"] = "keras"
+    path: str = Field(..., description="Path to the .keras file (relative to the config).")
+    bounds: tuple[float, float] = (0.0, 1.0)
+
+    def default_name(self) -> str:
+        return Path(self.path).stem
+
+
+class HuggingFaceTarget(_TargetBase):
+    """A Hugging Face image classifier folder (safetensors, never trust_remote_code)."""
+
+    kind: Literal["huggingface"] = "huggingface"
+    path: str = Field(..., description="The model folder (relative to the config).")
+    bounds: tuple[float, float] = (0.0, 1.0)
+
+    def default_name(self) -> str:
+        return Path(self.path).name
+
+
 class HttpTarget(_TargetBase):
     """A JSON prediction endpoint (POST {"inputs": ...} -> {"outputs": ...})."""
 
@@ -162,7 +184,9 @@ class EntryPointTarget(_TargetBase):
     entry: str = Field(..., description="'package.module:function'")
     kwargs: dict[str, Any] = Field(default_factory=dict)
     pythonpath: str | None = Field(
-        None, description="Folder added to sys.path before the import (relative to the config)."
+        None,
+        description="Folder added to sys.path before the import (relative to the config; "
+        "default: the config's own folder).",
     )
 
     @field_validator("entry")
@@ -218,7 +242,15 @@ class ReferenceTarget(_TargetBase):
 
 
 TargetSpec = Annotated[
-    Union[ModelFileTarget, OnnxTarget, HttpTarget, EntryPointTarget, ReferenceTarget],
+    Union[
+        ModelFileTarget,
+        OnnxTarget,
+        KerasTarget,
+        HuggingFaceTarget,
+        HttpTarget,
+        EntryPointTarget,
+        ReferenceTarget,
+    ],
     Field(discriminator="kind"),
 ]
 

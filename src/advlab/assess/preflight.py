@@ -9,6 +9,10 @@ code: safetensors + JSON). It never trains, attacks or contacts a server.
 Python targets (``kind: python``) are code: the assessment imports their module and calls the
 entry. ``preflight`` reports that and imports nothing unless ``probe=True`` (``advlab validate
 --probe``), which imports the entry and checks it returns a Target.
+
+:func:`describe_targets` says what each target is: file targets (advlab, ONNX, Keras, Hugging
+Face) are loaded, which runs no code; with ``probe=True`` every target, python and HTTP ones
+included, is built and sent one data point.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import Any
 from advlab.assess.config import (
     AssessmentConfig,
     EntryPointTarget,
+    HttpTarget,
+    HuggingFaceTarget,
+    KerasTarget,
     ModelFileTarget,
     OnnxTarget,
     ReferenceTarget,
@@ -63,7 +70,11 @@ def _target_problems(cfg: AssessmentConfig, config_dir: Path, probe: bool) -> li
     problems: list[str] = []
     for i, t in enumerate(cfg.targets):
         where = f"targets.{i}"
-        if isinstance(t, (ModelFileTarget, OnnxTarget)):
+        if isinstance(t, (KerasTarget, HuggingFaceTarget)):
+            p = resolve_path(t.path, config_dir)
+            if not p.exists():
+                problems.append(f"{where}.path: not found: {p}")
+        elif isinstance(t, (ModelFileTarget, OnnxTarget)):
             p = resolve_path(t.path, config_dir)
             if not p.is_file():
                 problems.append(f"{where}.path: file not found: {p}")
@@ -144,3 +155,36 @@ def preflight(cfg: AssessmentConfig, config_dir: str | Path, *, probe: bool = Fa
         for i, t in enumerate(cfg.targets)
         if isinstance(t, EntryPointTarget)
     ]
+
+
+def describe_targets(cfg: AssessmentConfig, config_dir: str | Path, *, probe: bool) -> list[str]:
+    """One line per target: input shape, classes, access (and one query's answer with
+    ``probe``). Targets that are code or a server are only described with ``probe``."""
+    from advlab.assess.build import _build_base, load_points
+
+    lines: list[str] = []
+    x0 = None
+    for i, t in enumerate(cfg.targets):
+        label = f"targets.{i} ({t.name or t.default_name()})"
+        code_or_server = isinstance(t, (EntryPointTarget, HttpTarget))
+        if code_or_server and not probe:
+            continue
+        if isinstance(t, ReferenceTarget) and not probe:
+            lines.append(f"{label}: trained from {t.dataset} when the assessment runs")
+            continue
+        try:
+            target = _build_base(t, config_dir)
+            shape = tuple(target.input_shape)
+            line = (
+                f"{label}: input {shape}, {target.num_classes} classes, "
+                f"access {target.access.name.lower()}"
+            )
+            if probe:
+                if x0 is None:
+                    x0 = load_points(cfg, config_dir).x[:1]
+                answer = target.predict(x0)
+                line += f"; one query answered label {int(answer[0])}"
+        except AdvlabError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
+        lines.append(line)
+    return lines
