@@ -279,13 +279,14 @@ class ReferenceOutput:
 class ReferenceModels:
     """Train ``n_models`` reference models on subsets of a data pool and query them.
 
-    ``run(x, y)`` trains model ``m`` on ``x[ref_in[m]]`` (``ref_in`` defaults to a balanced
-    random half per example) and returns its logits on every pool example and augmentation.
-    Seeds come from ``task_seeds(seed, n_models)``, so serial, process and Ray executors give
-    identical results. With ``cache_dir`` each model's logits are stored under a content hash
-    and reused: an interrupted run resumes where it stopped. ``threads`` caps the BLAS and
-    torch threads of each model (1 by default: parallelism comes from the executor, and the
-    same thread count everywhere keeps floating-point results identical across executors).
+        ``run(x, y)`` trains model ``m`` on ``x[ref_in[m]]`` (``ref_in`` defaults to a balanced
+        random half per example) and returns its logits on every pool example and augmentation.
+        Seeds come from ``task_seeds(seed, n_models)``, so serial, process and Ray executors give
+        identical results. A trainer with ``fit_many`` (:class:`~advlab.attacks.inference.reference_vmap.VectorizedTorchTrainer`)
+    trains every uncached model in one vectorised run instead of through the executor. With ``cache_dir`` each model's logits are stored under a content hash
+        and reused: an interrupted run resumes where it stopped. ``threads`` caps the BLAS and
+        torch threads of each model (1 by default: parallelism comes from the executor, and the
+        same thread count everywhere keeps floating-point results identical across executors).
     """
 
     trainer: Any = field(default_factory=SklearnMLPTrainer)
@@ -302,6 +303,35 @@ class ReferenceModels:
         if isinstance(self.executor, str):
             return get_executor(self.executor, **self.executor_options)
         return self.executor
+
+    def _train_together(
+        self,
+        tasks: list[_Task],
+        x: np.ndarray,
+        y: np.ndarray,
+        member: np.ndarray,
+        queries: np.ndarray,
+    ) -> list[tuple[np.ndarray, Any]]:
+        """Train every uncached model in one call of the trainer's ``fit_many``."""
+        out: list[tuple[np.ndarray, Any] | None] = [None] * len(tasks)
+        todo = []
+        for t in tasks:
+            if t.path is not None and os.path.exists(t.path) and not t.keep_model:
+                out[t.index] = (np.load(t.path, allow_pickle=False), None)
+            else:
+                todo.append(t)
+        if todo:
+            stacked = self.trainer.fit_many(
+                x, y, member[[t.index for t in todo]], [t.seed for t in todo]
+            )
+            logits = self.trainer.predict_many(stacked, queries)
+            for i, t in enumerate(todo):
+                if t.path is not None:
+                    tmp = f"{t.path}.{os.getpid()}.tmp.npy"
+                    np.save(tmp, logits[i])
+                    os.replace(tmp, t.path)
+                out[t.index] = (logits[i], stacked.module(i) if t.keep_model else None)
+        return [r for r in out if r is not None]
 
     def run(
         self,
@@ -361,7 +391,10 @@ class ReferenceModels:
             done = sum(os.path.exists(t.path or "") for t in tasks)
             if done:
                 log.info("reference models: %d of %d found in %s", done, len(tasks), cache)
-        results = self._executor().map(_train_one, tasks, description="reference models")
+        if hasattr(self.trainer, "fit_many"):
+            results = self._train_together(tasks, x, y, member, queries)
+        else:
+            results = self._executor().map(_train_one, tasks, description="reference models")
         logits = np.stack([r[0] for r in results])
         check_finite(np.moveaxis(logits, 1, 0), "reference-model outputs")
         models = [r[1] for r in results] if self.keep_models else None
