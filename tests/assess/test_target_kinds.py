@@ -12,10 +12,10 @@ import yaml
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import keras  # noqa: E402
+
 from advlab.assess import run_assessment  # noqa: E402
 from advlab.assess.cli import main as cli_main  # noqa: E402
-
-keras = pytest.importorskip("keras")
 
 
 def _keras_digits_model(path: Path) -> Path:

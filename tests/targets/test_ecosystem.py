@@ -12,11 +12,11 @@ import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+import keras  # noqa: E402  (dev dependencies, installed by the set-up)
+import transformers  # noqa: E402
+
 from advlab.errors import InputError  # noqa: E402
 from advlab.testing.target import check_target  # noqa: E402
-
-keras = pytest.importorskip("keras")  # a dev dependency: installed by the set-up
-transformers = pytest.importorskip("transformers")
 
 
 def _keras_mlp() -> object:
@@ -218,3 +218,53 @@ def test_open_model_file_recognises_every_kind(tmp_path: Path, digits_bundle) ->
     (tmp_path / "model.xyz").write_text("?")
     with pytest.raises(InputError, match="unknown model file type"):
         model_kind(tmp_path / "model.xyz")
+
+
+TF_SCRIPT = r"""
+import os, sys
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import numpy as np, keras, tensorflow as tf, torch
+from advlab.targets.keras import load_keras_target
+from advlab.targets.keras_tf import KerasTFClassifier
+from advlab.testing.target import check_target
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                          keras.layers.Flatten(), keras.layers.Dense(10)])
+path = os.path.join(sys.argv[1], "tf.keras")
+model.save(path)
+target = load_keras_target(path)
+assert isinstance(target, KerasTFClassifier), type(target)
+assert target.input_shape == (1, 8, 8) and target.num_classes == 10
+x = np.random.default_rng(0).random((5, 1, 8, 8), dtype=np.float32)
+check_target(target, x)
+w = np.linspace(-1, 1, 10).astype(np.float32)
+grad, _ = target.gradient(torch.as_tensor(x), lambda z: (z * torch.as_tensor(w)).sum(1))
+xt = tf.Variable(np.transpose(x, (0, 2, 3, 1)))
+with tf.GradientTape() as tape:
+    value = tf.reduce_sum(model(xt) * w)
+expected = np.transpose(tape.gradient(value, xt).numpy(), (0, 3, 1, 2))
+np.testing.assert_allclose(grad.numpy(), expected, atol=1e-5)
+print("TF-OK")
+"""
+
+
+def test_keras_tensorflow_backend_gradients_through_gradient_tape(tmp_path: Path) -> None:
+    """Keras' backend is fixed per process: the TensorFlow path runs in a child process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "tf_check.py"
+    script.write_text(TF_SCRIPT)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")]
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 0 and "TF-OK" in done.stdout, done.stderr[-2000:]

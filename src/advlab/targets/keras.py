@@ -11,7 +11,9 @@ HDF5 and metadata -- in two steps:
 
 On the torch backend (``KERAS_BACKEND=torch``, which advlab sets when Keras is not imported
 yet) the model's call is torch autograd all the way through, so it is wrapped in
-:class:`~advlab.targets.torch.TorchClassifier`. Image models in Keras' default
+:class:`~advlab.targets.torch.TorchClassifier`. On the TensorFlow backend (Keras imported
+with ``KERAS_BACKEND=tensorflow`` and ``tensorflow-cpu`` installed) it is wrapped in
+:class:`~advlab.targets.keras_tf.KerasTFClassifier`, white box through ``tf.GradientTape``. Image models in Keras' default
 ``channels_last`` layout (``(H, W, C)`` inputs) are presented to attacks in advlab's
 ``(C, H, W)`` layout; the permutation happens inside the target.
 """
@@ -40,10 +42,10 @@ def _import_keras() -> Any:
     except ImportError as exc:
         raise ConfigError(f"Keras targets need keras: pip install 'advlab[keras]' ({exc})") from exc
     backend = keras.backend.backend()
-    if backend != "torch":
+    if backend not in ("torch", "tensorflow"):
         raise ConfigError(
-            f"Keras is running on the {backend!r} backend; advlab attacks Keras models through "
-            "torch autograd: set KERAS_BACKEND=torch before Keras is first imported"
+            f"Keras is running on the {backend!r} backend; advlab attacks Keras models on the "
+            "torch or tensorflow backend: set KERAS_BACKEND before Keras is first imported"
         )
     return keras
 
@@ -101,28 +103,35 @@ class _ChannelsFirst(nn.Module):
         return self.keras_model(x.permute(0, 2, 3, 1))  # type: ignore[no-any-return]
 
 
-def keras_target(model: Any, bounds: Any = (0.0, 1.0), **kwargs: Any) -> TorchClassifier:
-    """Wrap a Keras 3 model (torch backend) as a white-box target."""
-    _import_keras()
+def _channels_last_image(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] == shape[1]
+
+
+def keras_target(model: Any, bounds: Any = (0.0, 1.0), **kwargs: Any) -> Any:
+    """Wrap a Keras 3 model as a white-box target (torch or TensorFlow backend)."""
+    keras = _import_keras()
+    shape = tuple(int(s) for s in model.input_shape[1:])
+    last = model.layers[-1] if model.layers else None
+    outputs = last.get_config().get("activation") if last is not None else None
+    kwargs.setdefault("output", "probs" if outputs == "softmax" else "logits")
+    if keras.backend.backend() == "tensorflow":
+        from advlab.targets.keras_tf import KerasTFClassifier
+
+        kwargs.pop("memory_format", None)
+        return KerasTFClassifier(
+            model, bounds, channels_first=_channels_last_image(shape), **kwargs
+        )
     if not isinstance(model, nn.Module):
-        raise ConfigError("the Keras model is not a torch module: use the torch backend")
-    keras_model: Any = model
-    shape = tuple(int(s) for s in keras_model.input_shape[1:])
+        raise ConfigError("the Keras model is not a torch module on the torch backend")
     module: nn.Module = model
-    if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] == shape[1]:
+    if _channels_last_image(shape):
         module = _ChannelsFirst(model)
         shape = (shape[2], shape[0], shape[1])
     kwargs.setdefault("memory_format", "preserve")
-    last = keras_model.layers[-1] if keras_model.layers else None
-    outputs = last.get_config().get("activation") if last is not None else None
-    output = "probs" if outputs == "softmax" else "logits"
-    kwargs.setdefault("output", output)
     return TorchClassifier(module, bounds, input_shape=shape, **kwargs)
 
 
-def load_keras_target(
-    path: str | os.PathLike[str], bounds: Any = (0.0, 1.0), **kwargs: Any
-) -> TorchClassifier:
+def load_keras_target(path: str | os.PathLike[str], bounds: Any = (0.0, 1.0), **kwargs: Any) -> Any:
     """A ``.keras`` file as a white-box target (checked, then loaded with ``safe_mode``)."""
     check_keras_archive(path)
     keras = _import_keras()
