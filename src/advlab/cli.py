@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -191,7 +192,13 @@ def _cell(v: Any) -> str:
 
 @app.command()
 def attack(
-    model: Annotated[Path, typer.Argument(help="advlab model (.safetensors with .json beside)")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="model: advlab .safetensors, .onnx, .keras, a Hugging Face folder, or "
+            "module:function returning a Target (imported from the current folder)"
+        ),
+    ],
     dataset: Annotated[str, typer.Argument(help="embedded dataset name or a .npz/.csv file")],
     name: Annotated[
         str, typer.Option("--attack", "-a", help="attack name (see advlab list)")
@@ -232,7 +239,6 @@ def attack(
     """Attack a saved model on test data; print a robust-accuracy table and write JSON."""
     _setup(quiet)
     from advlab.data import load_dataset
-    from advlab.models import load_bundle
     from advlab.registry import get_attack
 
     if max_queries is not None:
@@ -265,13 +271,12 @@ def attack(
         )
     atk = cls(**params)
     atk.check_params()
-    bundle = load_bundle(model)
-    target = bundle.target(device=device, query_budget=query_budget)
+    target = _open_target(model, device=device, query_budget=query_budget)
     ds = load_dataset(dataset, seed=0)
     x, y = ds.x_test[:n], ds.y_test[:n]
     eps_list = eps or [DEFAULT_EPS]
     sweep = atk.sweep(target, x, y, eps=eps_list)
-    t = Table(title=f"{name} on {model.name} ({len(x)} points, {norm})")
+    t = Table(title=f"{name} on {Path(model).name} ({len(x)} points, {norm})")
     for c in ATTACK_COLUMNS:
         t.add_column(c, justify="right")
     for r in sweep.results:
@@ -284,6 +289,29 @@ def attack(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(sweep.to_dict(arrays=False), indent=1))
         out.print(f"results written to {json_out}")
+
+
+def _open_target(model: str, *, device: str, query_budget: int | None) -> Any:
+    """A target from a model file or folder, or from a ``module:function`` entry point."""
+    from advlab.targets.files import open_model_file
+
+    path = Path(model)
+    if not path.exists() and re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", model):
+        from pydantic import ValidationError
+
+        from advlab.assess.build import _build_base
+        from advlab.assess.config import EntryPointTarget
+
+        try:
+            spec = EntryPointTarget.model_validate({"entry": model, "device": device})
+        except ValidationError as exc:
+            raise AdvlabError(str(exc.errors()[0]["msg"])) from None
+        target = _build_base(spec, Path.cwd())
+        if query_budget is not None:
+            target.meter.query_budget = query_budget
+        return target
+    kwargs: dict[str, Any] = {"query_budget": query_budget} if query_budget is not None else {}
+    return open_model_file(path, device=device, **kwargs)
 
 
 @app.command()

@@ -116,3 +116,33 @@ def test_a_dash_means_stdout(tmp_path, monkeypatch, capsys) -> None:
         assert exit_info.value.code == 0
         assert capsys.readouterr().out.strip()
     assert not (tmp_path / "-").exists()
+
+
+def test_attack_accepts_keras_files_and_entry_points(tmp_path, capsys, monkeypatch):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    monkeypatch.chdir(tmp_path)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((13,)), keras.layers.Dense(3)])
+    model.save(tmp_path / "wine.keras")
+    code, out, err = run(["attack", "wine.keras", "wine", "-a", "fgsm", "--n", "10", "-q"], capsys)
+    assert code == 0, err
+    assert "fgsm on wine.keras" in out
+    (tmp_path / "my_target.py").write_text(
+        "from advlab.targets import TorchClassifier\n"
+        "import torch\n"
+        "def make():\n"
+        "    torch.manual_seed(0)\n"
+        "    return TorchClassifier(torch.nn.Linear(13, 3), input_shape=(13,), device='cpu')\n"
+    )
+    code, out, err = run(
+        ["attack", "my_target:make", "wine", "-a", "fgsm", "--n", "10", "--query-budget", "5"],
+        capsys,
+    )
+    assert code == 0 and "fgsm on my_target:make" in out
+    assert "query budget exhausted: 0 of 5 used" in err  # the entry's target got the budget
+    code, out, err = run(["attack", "os:system", "wine"], capsys)
+    assert code == 2 and "refused" in err

@@ -30,7 +30,7 @@ def model_kind(path: str | os.PathLike[str]) -> str:
     """``model`` | ``onnx`` | ``keras`` | ``huggingface`` for ``path`` (InputError otherwise)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{p} does not exist")
+        raise InputError(f"{p}: file not found")
     if p.is_dir():
         if (p / "config.json").is_file():
             return "huggingface"
@@ -46,7 +46,7 @@ def model_kind(path: str | os.PathLike[str]) -> str:
         return "model"
     if suffix in PICKLE_SUFFIXES:
         raise InputError(
-            f"{p} is a pickle-based checkpoint: advlab does not load it; check it with "
+            f"{p} is a pickle-based checkpoint and advlab never unpickles: check it with "
             "`advlab scan` and convert a weights-only checkpoint with `advlab convert`"
         )
     raise InputError(
@@ -75,7 +75,7 @@ def open_model_file(
         from advlab.models import load_bundle
 
         bundle = load_bundle(Path(path))
-        target = bundle.target(device=device)
+        target = bundle.target(device=device, **kwargs)
         if bounds is not None:
             target.set_bounds(bounds)
         return target
