@@ -49,3 +49,15 @@ def test_augmentation_mitigation_runs(digits: Any) -> None:
     assert r.victim["augment"] == "shift" and not r.baseline_accuracy
     assert all(0.0 <= s <= 1.0 for s in r.success)
     assert np.isfinite(r.success_mean)
+
+
+def test_pipeline_on_a_local_ray_equals_serial(digits: Any) -> None:
+    """Poisoning victims retrained on Ray give the serial executor's numbers."""
+    import ray
+
+    a = _run(digits, "serial")
+    try:
+        b = _run(digits, "ray", executor_kwargs={"num_cpus": 2})
+    finally:
+        ray.shutdown()
+    assert a.success == b.success and a.clean_accuracy == b.clean_accuracy
