@@ -194,6 +194,28 @@ class EvasionResult(Result):
 
 
 @dataclass
+class QueryCountedResult(EvasionResult):
+    """An :class:`EvasionResult` of a black-box attack plus, for every point it attacked (in
+    the order attacked), the queries the attack spent on that point until its first success
+    (``None``: not broken within its budget), restarts included. The data of a
+    success-vs-queries curve: the fraction of attacked points broken within ``N`` queries,
+    :meth:`broken_within`."""
+
+    type_name: ClassVar[str] = "evasion_queries"
+
+    queries_to_success: list[int | None] = field(default_factory=list)
+
+    def broken_within(self, budgets: Any) -> np.ndarray:
+        """Fraction of attacked points broken within each per-point budget of ``budgets``
+        (non-decreasing in the budget by construction)."""
+        b = np.asarray(budgets, dtype=float).reshape(-1)
+        if not self.queries_to_success:
+            return np.zeros_like(b)
+        done = np.asarray([q for q in self.queries_to_success if q is not None], dtype=float)
+        return (done[None, :] <= b[:, None]).sum(1) / len(self.queries_to_success)
+
+
+@dataclass
 class SweepResult(Result):
     """Robust accuracy per epsilon (one :class:`EvasionResult` per eps)."""
 
