@@ -116,3 +116,18 @@ def test_a_dash_means_stdout(tmp_path, monkeypatch, capsys) -> None:
         assert exit_info.value.code == 0
         assert capsys.readouterr().out.strip()
     assert not (tmp_path / "-").exists()
+
+
+def test_list_piped_keeps_names_and_links_whole(capsys):
+    code, text, _ = run(["list", "--json"], capsys)
+    metas = json.loads(text)
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    plugins = metas["plugins"]
+    assert plugins
+    for m in plugins:
+        row = [ln for ln in lines if f"│ {m['name']} " in ln]
+        assert row, f"{m['name']} is not whole on any line"
+        if m.get("link"):
+            assert m["link"] in row[0]
