@@ -94,3 +94,26 @@ def test_minimum_norm_sweep_is_read_off_one_run(digits) -> None:
         LabelsOnly(target), x, y, eps=[0.5, 2.0]
     )
     assert sweep.robust_accuracy[0] >= sweep.robust_accuracy[1]
+
+
+def test_report_curve_uses_the_per_point_counts(digits) -> None:
+    """The report's success-vs-queries curve of a Square record: the fraction of attacked
+    points broken within N queries, non-decreasing, ending at the attack's success rate."""
+    from advlab.report.view import _query_curves
+
+    target, x, y = digits
+    res = Square(eps=0.15, max_queries=60).run(ScoresOnly(target), x, y)
+    task = {"kind": "evasion", "role": "suite", "requires": "scores", "variant": "tiny"}
+    rec = {"status": "ok", "task": {**task, "attack": "square", "eps": 0.15}}
+    rec["result"] = res.to_dict(arrays=False)
+    curves, missing = _query_curves([rec])
+    assert not missing and len(curves) == 1
+    pts = curves[0]["points"]
+    qs, fr = [q for q, _ in pts], [f for _, f in pts]
+    assert qs == sorted(qs) and fr == sorted(fr) and fr[0] == 0.0
+    assert fr[-1] == pytest.approx(int(res.success.sum()) / int(res.clean_correct.sum()))
+    top: dict[float, float] = {}  # a tie of several points draws a vertical step at q
+    for q, f in pts[1:]:
+        top[q] = max(top.get(q, 0.0), f)
+    for q, f in top.items():
+        assert f == pytest.approx(float(res.broken_within([q])[0]))
