@@ -146,7 +146,7 @@ def privacy() -> None:
 
 
 def optim() -> None:
-    from advlab.attacks.evasion import ObjectiveAttack
+    from advlab.attacks.evasion.objective import ObjectiveAttack
 
     _, target = _tiny_target()
     x = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
@@ -157,7 +157,7 @@ def optim() -> None:
 def ray() -> None:
     from advlab.parallel import get_executor
 
-    assert list(get_executor("ray", workers=1).map(abs, [-1, -2])) == [1, 2]
+    assert list(get_executor("ray", num_cpus=1).map(abs, [-1, -2])) == [1, 2]
 
 
 if __name__ == "__main__":
