@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser datasets
+.PHONY: demo test lint setup clean browser datasets docs install-check
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -40,5 +40,15 @@ datasets: $(STAMP)
 test: $(STAMP) lint browser datasets
 	$(BIN)/python -m pytest
 
+# The documentation site (mkdocs-material + mkdocstrings), built in strict mode: a broken
+# link, a missing page or a docstring the API reference cannot render fails the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
+
+# Wheel + sdist (twine check), then the core alone and each extra alone in fresh venvs,
+# each with its smoke test (.ci/install_matrix.sh; EXTRAS="onnx http" limits the extras).
+install-check: $(STAMP)
+	PY=$(BIN)/python bash .ci/install_matrix.sh
+
 clean:
-	rm -rf $(VENV) .advlab-cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .advlab-cache .pytest_cache .mypy_cache .ruff_cache site

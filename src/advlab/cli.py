@@ -87,8 +87,14 @@ def list_cmd(
     if as_json:
         typer.echo(json.dumps(listing(section), indent=2))
         return
+    # piped or redirected: no 80-column default, so rows stay whole for grep
+    con = out if out.is_terminal else Console(width=LIST_WIDTH, soft_wrap=False)
     for t in tables(section):
-        out.print(t)
+        con.print(t)
+
+
+LIST_WIDTH = 240
+"""Width of ``advlab list`` tables when stdout is not a terminal."""
 
 
 @app.command()

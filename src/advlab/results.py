@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,6 +43,21 @@ def _array_size(v: Any) -> int:
     return 0
 
 
+def _to_numpy(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy()
+    if isinstance(v, Result):
+        return v.numpy()
+    if isinstance(v, list):
+        return [_to_numpy(x) for x in v]
+    return v
+
+
+def _mean(v: Any) -> float:
+    """Mean of a boolean tensor or array, as a float."""
+    return float(np.asarray(v, dtype=np.float64).mean())
+
+
 def _decode(v: Any) -> Any:
     if isinstance(v, dict) and "__array__" in v:
         return np.asarray(v["__array__"], dtype=v["dtype"]).reshape(v["shape"])
@@ -73,6 +89,24 @@ class Result:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         RESULT_TYPES[cls.type_name] = cls
+        if "__repr__" not in cls.__dict__:  # @dataclass keeps it: a summary, not the arrays
+            cls.__repr__ = Result.__repr__  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        """One line: the type and :meth:`summary` (arrays are never printed)."""
+        items = []
+        for k, v in self.summary().items():
+            text = f"{v:.4g}" if isinstance(v, float) else repr(v)
+            items.append(f"{k}={text if len(text) <= 80 else text[:77] + '...'}")
+        return f"{type(self).__name__}({', '.join(items)})"
+
+    def numpy(self) -> Result:
+        """A copy whose tensors are NumPy arrays (nested results too), for NumPy callers;
+        every property and :meth:`summary` work on it as on the original."""
+        out = copy.copy(self)
+        for f in fields(self):
+            setattr(out, f.name, _to_numpy(getattr(self, f.name)))
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -151,17 +185,19 @@ class EvasionResult(Result):
         return 0 if self.success is None else len(self.success)
 
     @property
-    def robust(self) -> torch.Tensor:
+    def robust(self) -> Any:
+        """Correctly classified and not broken, per point (a tensor, or an array after
+        :meth:`numpy`)."""
         return self.clean_correct & ~self.success
 
     @property
     def clean_accuracy(self) -> float:
-        return float(self.clean_correct.double().mean()) if self.n else float("nan")
+        return _mean(self.clean_correct) if self.n else float("nan")
 
     @property
     def robust_accuracy(self) -> float:
         """Fraction of points still classified correctly (untargeted) / not forced (targeted)."""
-        return float(self.robust.double().mean()) if self.n else float("nan")
+        return _mean(self.robust) if self.n else float("nan")
 
     @property
     def success_rate(self) -> float:
@@ -173,7 +209,12 @@ class EvasionResult(Result):
     def median_norm(self) -> float:
         if self.success is None or not bool(self.success.any()):
             return float("nan")
-        return float(self.norms[self.success].median())
+        # the lower median, as torch.median gives it
+        return float(
+            np.sort(np.asarray(self.norms)[np.asarray(self.success)])[
+                (int(self.success.sum()) - 1) // 2
+            ]
+        )
 
     def summary(self) -> dict[str, Any]:
         s = super().summary()
@@ -191,6 +232,28 @@ class EvasionResult(Result):
             gradient_calls_per_point=round(self.gradient_calls / max(self.n, 1), 3),
         )
         return s
+
+
+@dataclass
+class QueryCountedResult(EvasionResult):
+    """An :class:`EvasionResult` of a black-box attack plus, for every point it attacked (in
+    the order attacked), the queries the attack spent on that point until its first success
+    (``None``: not broken within its budget), restarts included. The data of a
+    success-vs-queries curve: the fraction of attacked points broken within ``N`` queries,
+    :meth:`broken_within`."""
+
+    type_name: ClassVar[str] = "evasion_queries"
+
+    queries_to_success: list[int | None] = field(default_factory=list)
+
+    def broken_within(self, budgets: Any) -> np.ndarray:
+        """Fraction of attacked points broken within each per-point budget of ``budgets``
+        (non-decreasing in the budget by construction)."""
+        b = np.asarray(budgets, dtype=float).reshape(-1)
+        if not self.queries_to_success:
+            return np.zeros_like(b)
+        done = np.asarray([q for q in self.queries_to_success if q is not None], dtype=float)
+        return (done[None, :] <= b[:, None]).sum(1) / len(self.queries_to_success)
 
 
 @dataclass

@@ -8,6 +8,10 @@ Endpoints (JSON in, JSON out):
 * ``GET /info`` — input shape, number and names of classes, bounds, access, output kind,
   per-client query limit and maximum batch.
 * ``GET /health`` — ``{"status": "ok"}`` (no authentication).
+* ``GET /`` — an HTML page: what the server is, its endpoints, an example request and the
+  model's information (the model only with the API key, when one is configured).
+
+``advlab serve`` prints the address and the endpoints when it starts.
 
 Status codes: 401 when an API key is configured and the request lacks it or has another
 one; 413 for a batch larger than ``max_batch`` or a body over ``max_body_bytes``; 422 for
@@ -33,7 +37,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +49,7 @@ import typer
 from advlab import secrets
 from advlab.access import Access
 from advlab.errors import ConfigError, InputError
+from advlab.serve_page import endpoint_lines, index_html
 from advlab.targets.base import LabelsOnly, Target
 
 log = logging.getLogger(__name__)
@@ -141,7 +146,7 @@ def create_app(
     """
     fastapi = _import_fastapi()
     from fastapi import Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.concurrency import run_in_threadpool
 
     if output not in ("probs", "logits"):
@@ -209,6 +214,11 @@ def create_app(
                 probs = torch.softmax(scores, dim=1)
             out = probs if output == "probs" else logits
             return {"outputs": out.cpu().tolist(), "labels": out.argmax(1).cpu().tolist()}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> Any:
+        _, denied = authenticate(request)
+        return HTMLResponse(index_html(info, show_model=denied is None))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -356,11 +366,13 @@ def serve(
     log_level: str = "info",
     forwarded_allow_ips: str | None = None,
     max_queries: int | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Load a saved advlab model (never pickle) and serve it with uvicorn until interrupted.
 
     ``forwarded_allow_ips``: proxies whose ``X-Forwarded-For`` is trusted (none by default);
-    ``max_queries`` is the deprecated name of ``query_budget``.
+    ``max_queries`` is the deprecated name of ``query_budget``; ``announce`` receives the
+    lines naming the server's address and endpoints before it starts (the CLI prints them).
     """
     if not is_loopback(host) and not allow_remote:
         raise ConfigError(
@@ -397,6 +409,11 @@ def serve(
         query_budget,
         bool(api_key_env),
     )
+    if announce is not None:
+        base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        announce(f"advlab serve: {model_path} on {base}/ (Ctrl+C stops)")
+        for line in endpoint_lines(base):
+            announce(line)
     uvicorn.run(app, host=host, port=port, log_level=log_level, **proxy)
 
 
@@ -442,6 +459,7 @@ def serve_cli(
         output=output,
         device=device,
         allow_remote=allow_remote,
+        announce=lambda line: typer.echo(line, err=True),
     )
 
 

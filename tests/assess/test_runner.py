@@ -297,7 +297,7 @@ def test_cli_exit_codes(
         cli_main(["assess", str(cfg_path), "--out", str(tmp_path / "c"), "--resume", "--soft-fail"])
         == 0
     )
-    assert cli_main(["assess", str(tmp_path / "missing.yaml")]) == 4
+    assert cli_main(["assess", str(tmp_path / "missing.yaml")]) == 2  # as validate says
     assert cli_main(["assess", "--bogus-flag"]) == 4
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets: []\n")

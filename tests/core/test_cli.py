@@ -146,3 +146,17 @@ def test_attack_accepts_keras_files_and_entry_points(tmp_path, capsys, monkeypat
     assert "query budget exhausted: 0 of 5 used" in err  # the entry's target got the budget
     code, out, err = run(["attack", "os:system", "wine"], capsys)
     assert code == 2 and "refused" in err
+
+def test_list_piped_keeps_names_and_links_whole(capsys):
+    code, text, _ = run(["list", "--json"], capsys)
+    metas = json.loads(text)
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    plugins = metas["plugins"]
+    assert plugins
+    for m in plugins:
+        row = [ln for ln in lines if f"│ {m['name']} " in ln]
+        assert row, f"{m['name']} is not whole on any line"
+        if m.get("link"):
+            assert m["link"] in row[0]

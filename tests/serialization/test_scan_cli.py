@@ -42,7 +42,7 @@ def test_exit_codes(files: dict[str, Path]) -> None:
     assert run("scan", str(files["empty"]))[0] == 2
     assert run("scan", str(files["text"]))[0] == 3
     assert run("scan", str(files["evil"]), str(files["empty"]))[0] == 1  # findings win
-    assert run("scan", "/nonexistent/path.pt")[0] == 4
+    assert run("scan", "/nonexistent/path.pt")[0] == 2  # bad input, as the README says
     assert run("scan", "--format", "xml", str(files["clean"]))[0] == 4
     assert run("scan", "--no-such-option", str(files["clean"]))[0] == 4
     assert run("scan")[0] == 4
@@ -122,6 +122,48 @@ def test_convert(files: dict[str, Path], tmp_path: Path) -> None:
     assert list(load_file(str(dst))) == ["w"]
     assert convert_command(files["evil"], tmp_path / "no.safetensors") == 1
     assert not (tmp_path / "no.safetensors").exists()
-    assert convert_command(tmp_path / "missing.pt", dst) == 4
+    assert convert_command(tmp_path / "missing.pt", dst) == 2
     code, _ = run("convert", str(files["clean"]), str(tmp_path / "cli.safetensors"))
     assert code == 0 and (tmp_path / "cli.safetensors").exists()
+
+
+def test_convert_lists_what_it_drops(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    src = tmp_path / "train.pt"
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 7}
+    ckpt["hparams"] = {"lr": 0.1, "batch_size": 32}
+    torch.save(ckpt, src)
+    code, out = run("convert", str(src), str(tmp_path / "w.safetensors"))
+    assert code == 0, out
+    assert "2 tensors" in out and "dropped 3 non-weight entries" in out
+    assert "optimizer: optimizer state" in out and "epoch: int" in out
+    assert "hparams: dict with keys ['batch_size', 'lr']" in out
+    from safetensors.torch import load_file
+
+    assert sorted(load_file(str(tmp_path / "w.safetensors"))) == ["bias", "weight"]
+
+
+def test_convert_allow_mirrors_load_model_allowlist(tmp_path: Path) -> None:
+    """A checkpoint referencing a class outside the allowlist is refused (without telling the
+    user to run `advlab convert` again); --allow accepts it, as load_model(allowlist=) does;
+    a name that runs code when unpickled is never allowed."""
+    torch = pytest.importorskip("torch")
+    from fractions import Fraction
+
+    from advlab.serialization.safe_load import load_model
+
+    src = tmp_path / "frac.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "ratio": Fraction(1, 3)}, src)
+    code, out = run("convert", str(src), str(tmp_path / "a.safetensors"))
+    assert code == 1 and "refused" in out and "advlab convert in.pt" not in out
+    code, out = run("convert", "--allow", "fractions.Fraction", str(src), str(tmp_path / "b.st"))
+    assert code == 0, out
+    assert "ratio: Fraction" in out
+    assert list(load_model(src, allowlist=["fractions.Fraction"])) == ["w"]
+    assert list(load_model(src, allowlist=[Fraction])) == ["w"]
+    code, out = run("convert", "--allow", "os.system", str(src), str(tmp_path / "c.st"))
+    assert code == 2 and "can run code" in out

@@ -252,3 +252,37 @@ def test_serve_refuses_pickles(tmp_path: Path, monkeypatch) -> None:
     bad.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
     with pytest.raises(UnsafeFileError, match="never unpickles"):
         serve(bad)
+
+
+def test_index_page_says_what_the_server_is(bundle: ModelBundle, monkeypatch) -> None:
+    from html.parser import HTMLParser
+
+    from advlab.serve_page import ENDPOINTS
+
+    client = TestClient(create_app(bundle, query_budget=11))
+    resp = client.get("/")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    page = resp.text
+    HTMLParser().feed(page)  # well-formed enough to parse
+    assert "advlab prediction server" in page
+    for method, path, _ in ENDPOINTS:
+        assert f"<code>{method}</code></td><td><code>{path}</code>" in page
+    assert "input_shape" in page and "[1, 8, 8]" in page and "query_budget" in page
+    # with an API key configured, the page hides the model from requests without the key
+    monkeypatch.setenv("TEST_SERVE_PAGE_KEY", "s3cret-page-key")
+    locked = TestClient(create_app(bundle, api_key_env="TEST_SERVE_PAGE_KEY"))
+    anon = locked.get("/").text
+    assert "/predict" in anon and "input_shape" not in anon and "s3cret" not in anon
+    auth = {"Authorization": "Bearer s3cret-page-key"}
+    assert "input_shape" in locked.get("/", headers=auth).text
+
+
+def test_serve_prints_its_endpoints(saved_model: Path, monkeypatch, capsys) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    serve_cli(saved_model, port=8124, device="cpu")
+    err = capsys.readouterr().err
+    assert "http://127.0.0.1:8124/" in err
+    for path in ("/predict", "/info", "/health"):
+        assert f"http://127.0.0.1:8124{path}" in err

@@ -111,9 +111,9 @@ _TARGETS: dict[str, Target] = {}
 def _build_base(spec: Any, config_dir: str | Path) -> Target:
     device = spec.device
     if isinstance(spec, ReferenceTarget):
-        from advlab.models import TrainConfig, reference_model
+        from advlab.models import reference_model, reference_train
 
-        bundle = reference_model(spec.dataset, arch=spec.arch, train=TrainConfig(**spec.train))
+        bundle = reference_model(spec.dataset, arch=spec.arch, train=reference_train(**spec.train))
         return bundle.target(device=device)  # type: ignore[no-any-return]
     if isinstance(spec, ModelFileTarget):
         from advlab.models import load_bundle

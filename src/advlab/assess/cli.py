@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 
+from advlab.assess.config import AssessmentConfig
 from advlab.assess.runner import (
     EXIT_ERROR,
     EXIT_NOTHING,
@@ -26,6 +27,8 @@ from advlab.assess.runner import (
 )
 from advlab.errors import AdvlabError, ConfigError, one_line
 from advlab.paths import output_dir, output_file
+from advlab.utils import set_quiet
+from advlab.validation import device as check_device
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +100,40 @@ def assess(
         None, "--workers", help="Processes (or Ray CPUs) for --executor processes / ray."
     ),
     soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even when a gate fails."),
+    device: Optional[str] = typer.Option(
+        None,
+        "--device",
+        help="auto | cpu | cuda[:N] | mps for every target (default: each target's own)",
+        callback=lambda v: v if v is None else check_device(v),
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Seed of every attack (default: the config's seed)."
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bars or info logs (gates and errors still)."
+    ),
 ) -> None:
     """Run an assessment and write the run directory and its reports."""
     from advlab.assess.runner import run_assessment
 
-    if not config.is_file():
-        raise _fail(f"config file not found: {config}", EXIT_USAGE)
+    setup_output(quiet)
+    if not config.is_file():  # bad input, as `validate` says it: exit 2
+        raise _fail(f"config file not found: {config}", EXIT_ERROR)
     if executor is not None and executor not in ("serial", "processes", "ray"):
         raise _fail(f"--executor must be serial, processes or ray, got {executor!r}", EXIT_USAGE)
     if workers is not None and workers < 1:
         raise _fail(f"--workers must be >= 1, got {workers}", EXIT_USAGE)
     try:
-        check_before_running(config, out)
-        outcome = run_assessment(config, out, resume=resume, executor=executor, workers=workers)
+        cfg = with_overrides(check_before_running(config, out), device=device, seed=seed)
+        outcome = run_assessment(
+            cfg,
+            out,
+            resume=resume,
+            executor=executor,
+            workers=workers,
+            config_dir=config.resolve().parent,
+            source=config,
+        )
     except RunDirError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
     except AssessmentInterrupted as exc:
@@ -142,9 +166,33 @@ def assess(
     raise typer.Exit(code)
 
 
-def check_before_running(config: Path, out: Path | None) -> None:
+def setup_output(quiet: bool) -> None:
+    """``--quiet``: no progress bars or info logs; otherwise info logs (the periodic
+    progress lines of runs without a terminal) go to stderr."""
+    set_quiet(quiet)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def with_overrides(
+    cfg: AssessmentConfig, *, device: str | None = None, seed: int | None = None
+) -> AssessmentConfig:
+    """The config with the command line's ``--device`` (every target) and ``--seed``
+    (every attack) applied; both are recorded in the run directory's config."""
+    update: dict[str, object] = {}
+    if seed is not None:
+        update["seed"] = seed
+    if device is not None:
+        update["targets"] = [t.model_copy(update={"device": device}) for t in cfg.targets]
+    return cfg.model_copy(update=update) if update else cfg
+
+
+def check_before_running(config: Path, out: Path | None) -> AssessmentConfig:
     """Everything ``validate`` checks (python targets are not imported here), and the run
-    directory, before any work starts."""
+    directory, before any work starts. Returns the parsed config."""
     from advlab.assess.config import load_config
     from advlab.assess.preflight import preflight
     from advlab.assess.runner import check_config
@@ -154,6 +202,7 @@ def check_before_running(config: Path, out: Path | None) -> None:
     preflight(cfg, config.resolve().parent)
     if out is not None:
         output_dir(out, what="run directory")
+    return cfg
 
 
 def init(

@@ -19,6 +19,7 @@ from typing import Any
 
 from advlab.assess.build import ensure_registry
 from advlab.assess.config import AssessmentConfig, parse_config
+from advlab.models.zoo import REFERENCE_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ CONFIG_HEADER = """\
 #   sanity: {accept: [{check: zero-gradients, variant: standard+bit-depth, reason: "..."}]}
 """
 
-STANDARD_TRAIN: dict[str, Any] = {"epochs": 20, "batch_size": 64}
+STANDARD_TRAIN: dict[str, Any] = dict(REFERENCE_TRAIN)  # reference_model("digits")'s model
 ADVERSARIAL_TRAIN: dict[str, Any] = {
     "epochs": 6,
     "batch_size": 64,

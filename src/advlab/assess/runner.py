@@ -234,13 +234,15 @@ def run_assessment(
     config_dir: str | Path | None = None,
     render: bool = True,
     on_task: Callable[[dict[str, Any]], None] | None = None,
+    source: str | Path | None = None,
 ) -> RunOutcome:
     """Run (or resume) an assessment and write the run directory; returns the outcome.
 
     ``config`` is a path to a YAML file, a mapping or a parsed config; relative paths in it
-    resolve against the config file's folder (or ``config_dir``).
+    resolve against the config file's folder (or ``config_dir``). ``source``: the file a
+    parsed config was read from (the reports point at it).
     """
-    config_path: Path | None = None
+    config_path: Path | None = Path(source).resolve() if source is not None else None
     if isinstance(config, (str, Path)):
         config_path = Path(config).resolve()
         cfg = load_config(config_path)

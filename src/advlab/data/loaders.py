@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import zipfile
 import zlib
 from pathlib import Path
@@ -13,6 +14,8 @@ import numpy as np
 from advlab.data.datasets import Dataset, split
 from advlab.errors import ConfigError, InputError
 from advlab.registry import get_dataset
+
+log = logging.getLogger(__name__)
 
 
 def _short(exc: BaseException) -> str:
@@ -50,9 +53,17 @@ def load_npz(
     test_size: float = 0.25,
     bounds: tuple[float, float] = (0.0, 1.0),
 ) -> Dataset:
-    """An ``.npz`` with arrays ``x`` and ``y`` (or ``x_train``/``y_train``/``x_test``/``y_test``).
+    """An ``.npz`` of NumPy arrays, loaded with ``allow_pickle=False`` (object arrays are
+    refused). Two layouts (other arrays in the file are ignored):
 
-    Loaded with ``allow_pickle=False``: object arrays are refused.
+    * ``x_train``, ``y_train``, ``x_test``, ``y_test``: used as given (this layout wins when
+      both are present);
+    * ``x``, ``y``: one set, split by advlab into train and test (``test_size``, stratified,
+      ``seed``), and a warning says so: an assessment attacks the test part only. Save the
+      four arrays above to choose the split yourself.
+
+    ``x``: ``(n, *input_shape)`` floats within ``bounds`` (images as ``(n, C, H, W)``);
+    ``y``: ``(n,)`` integer labels ``0..k-1``.
     """
     p = Path(path)
     try:
@@ -71,9 +82,15 @@ def load_npz(
                 )
             elif {"x", "y"} <= keys:
                 ds = _split(p, z["x"], z["y"], seed=seed, test_size=test_size, bounds=bounds)
+                log.warning(
+                    "%s holds one set (x, y): split into train and test (test_size %g, seed "
+                    "%d); save x_train, y_train, x_test, y_test to choose the split",
+                    p.name, test_size, seed,
+                )  # fmt: skip
             else:
                 raise InputError(
-                    f"{p}: expected arrays x and y (or x_train, ...), found {sorted(keys)}"
+                    f"{p}: expected arrays x and y (split by advlab) or x_train, y_train, "
+                    f"x_test and y_test; found {sorted(keys) or 'no arrays'}"
                 )
     except InputError:
         raise

@@ -21,7 +21,7 @@ benign and evade PRADA.
 current client id; ``action="flag"`` records alarms, ``action="block"`` refuses further
 queries from a flagged client (:class:`ClientBlocked`).
 
-Example:
+Examples:
     >>> monitored = QueryMonitor(detector=PRADA(), action="block").apply(target)
     >>> alice = monitored.for_client("alice")
     >>> alice.labels(x)            # raises ClientBlocked once alice's stream is flagged

@@ -23,26 +23,32 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ADVLAB_CACHE", Path.home() / ".cache" / "advlab"))
 
 
-def reference_model(
+REFERENCE_TRAIN: dict[str, Any] = {"epochs": 20, "batch_size": 64}
+"""Training options of a reference model unless the caller names others: what
+``reference_model(name)``, ``advlab demo``'s standard model and a ``kind: reference`` target
+without ``train`` options all use, so they share one cached model."""
+
+
+def reference_train(**overrides: Any) -> TrainConfig:
+    """:data:`REFERENCE_TRAIN` with ``overrides`` (``TrainConfig`` fields) on top."""
+    return TrainConfig(**{**REFERENCE_TRAIN, **overrides})
+
+
+def reference_path(
     dataset: str = "digits",
     *,
     arch: str | None = None,
     train: TrainConfig | None = None,
     data_seed: int = 0,
     test_size: float | None = None,
-    device: str = "cpu",
-    cache: bool = True,
-) -> ModelBundle:
-    """Train (or load from the cache) a reference model on an embedded dataset.
+) -> Path:
+    """The cache file of :func:`reference_model` with these arguments (nothing is trained).
 
     The cache key hashes the dataset, architecture, training config and torch version, so a
     change to any of them retrains.
     """
-    data_kw: dict[str, Any] = {"seed": data_seed}
-    if test_size is not None:
-        data_kw["test_size"] = test_size
-    ds = load_dataset(dataset, **data_kw)
-    cfg = train or TrainConfig()
+    ds = _dataset(dataset, data_seed, test_size)
+    cfg = train or reference_train()
     spec = default_spec(ds.input_shape, ds.num_classes, arch)
     key = stable_hash(
         {
@@ -55,7 +61,33 @@ def reference_model(
             "v": 1,
         }
     )
-    path = cache_dir() / f"{dataset}-{spec['arch']}-{cfg.adversarial or 'std'}-{key}.safetensors"
+    return cache_dir() / f"{dataset}-{spec['arch']}-{cfg.adversarial or 'std'}-{key}.safetensors"
+
+
+def _dataset(dataset: str, data_seed: int, test_size: float | None) -> Any:
+    data_kw: dict[str, Any] = {"seed": data_seed}
+    if test_size is not None:
+        data_kw["test_size"] = test_size
+    return load_dataset(dataset, **data_kw)
+
+
+def reference_model(
+    dataset: str = "digits",
+    *,
+    arch: str | None = None,
+    train: TrainConfig | None = None,
+    data_seed: int = 0,
+    test_size: float | None = None,
+    device: str = "cpu",
+    cache: bool = True,
+) -> ModelBundle:
+    """Train (or load from the cache, :func:`reference_path`) a reference model on an
+    embedded dataset. ``train=None`` uses :data:`REFERENCE_TRAIN`, as the demo's standard
+    model and ``kind: reference`` targets do."""
+    ds = _dataset(dataset, data_seed, test_size)
+    cfg = train or reference_train()
+    spec = default_spec(ds.input_shape, ds.num_classes, arch)
+    path = reference_path(dataset, arch=arch, train=cfg, data_seed=data_seed, test_size=test_size)
     if cache and path.exists():
         log.info("loading cached model %s", path)
         return load_bundle(path, device=device)

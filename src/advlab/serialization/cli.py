@@ -7,7 +7,8 @@ wrappers :func:`scan_cli` / :func:`convert_cli` are mounted into the main ``advl
     main_app.command("scan", cls=Exit4Command)(scan_cli)
     main_app.command("convert", cls=Exit4Command)(convert_cli)
 
-Exit codes of ``scan``: 0 clean, 1 findings, 2 error, 3 nothing scanned, 4 usage error.
+Exit codes of ``scan``: 0 clean, 1 findings, 2 error (a missing path too), 3 nothing
+scanned, 4 usage error.
 Exit codes of ``convert``: 0 converted, 1 refused (unsafe), 2 error, 4 usage error.
 """
 
@@ -91,9 +92,9 @@ def scan_command(
         typer.echo("error: no paths given", err=True)
         return int(ExitCode.USAGE)
     missing = [p for p in paths if not p.exists()]
-    if missing:
+    if missing:  # bad input, not a usage error: exit 2 as for every missing input file
         typer.echo(f"error: no such file or directory: {', '.join(map(str, missing))}", err=True)
-        return int(ExitCode.USAGE)
+        return int(ExitCode.ERROR)
     report = scan_paths(paths, trust_sklearn=trust_sklearn, extra_allow=allow or ())
     if format == "json":
         text = json.dumps(report.to_dict(), indent=2)
@@ -112,25 +113,32 @@ def scan_command(
     return int(report.exit_code())
 
 
-def convert_command(src: Path, dst: Path) -> int:
-    """Convert a weights-only checkpoint to safetensors; return the exit code."""
-    from advlab.serialization.safe_load import UnsafeModelError, convert
+def convert_command(src: Path, dst: Path, *, allow: list[str] | None = None) -> int:
+    """Convert a weights-only checkpoint to safetensors; return the exit code. Prints the
+    checkpoint entries left out (optimizer state, epoch, hyper-parameters...)."""
+    from advlab.serialization.safe_load import UnsafeModelError, convert_checkpoint
 
     if not src.is_file():
         typer.echo(f"error: no such file: {src}", err=True)
-        return int(ExitCode.USAGE)
+        return int(ExitCode.ERROR)
     if dst.exists() and dst.is_dir():
         typer.echo(f"error: destination is a directory: {dst}", err=True)
         return int(ExitCode.USAGE)
     try:
-        convert(src, dst)
+        done = convert_checkpoint(src, dst, allowlist=allow or ())
     except UnsafeModelError as exc:
         typer.echo(f"refused: {exc}", err=True)
         return 1
     except (ValueError, OSError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return int(ExitCode.ERROR)
-    typer.echo(f"wrote {dst}")
+    typer.echo(f"wrote {dst} ({done.tensors} tensors)")
+    if done.dropped:
+        typer.echo(
+            f"dropped {len(done.dropped)} non-weight entr{'y' if len(done.dropped) == 1 else 'ies'} (safetensors holds tensors only):"
+        )
+        for key, what in done.dropped.items():
+            typer.echo(f"  {key}: {what}")
     return 0
 
 
@@ -167,9 +175,21 @@ def scan_cli(
 def convert_cli(
     src: Annotated[Path, typer.Argument(help="Weights-only PyTorch checkpoint.")],
     dst: Annotated[Path, typer.Argument(help="Destination .safetensors file.")],
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="Extra class the checkpoint may reference, e.g. mypkg.layers.MyTensor "
+            "(imported; as load_model(allowlist=)).",
+        ),
+    ] = None,
 ) -> None:
-    """Convert a weights-only checkpoint to safetensors without ever unpickling code."""
-    raise typer.Exit(convert_command(src, dst))
+    """Convert a weights-only checkpoint to safetensors without ever unpickling code; lists
+    the entries it leaves out (optimizer state, hyper-parameters).
+
+    Exit codes: 0 converted, 1 refused (unsafe), 2 error, 4 usage error.
+    """
+    raise typer.Exit(convert_command(src, dst, allow=allow))
 
 
 app = typer.Typer(help="Model-file security: scan and convert.", no_args_is_help=True)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from advlab.errors import InputError
-from advlab.serialization.findings import FileReport
+from advlab.serialization.findings import FileReport, Severity
 from advlab.serialization.formats import Kind, sniff
-from advlab.serialization.policy import Policy
+from advlab.serialization.policy import Policy, rank
 from advlab.serialization.scan import ScanOptions, scan_file
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,24 @@ def _describe(report: FileReport) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _as_state_dict(path: Path, obj: Any) -> dict[str, Any]:
+def _describe_value(v: Any) -> str:
+    """A short description of a dropped checkpoint entry (never its content)."""
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        return f"tensor {tuple(v.shape)}"
+    if isinstance(v, Mapping):
+        keys = sorted(map(str, v))
+        if {"state", "param_groups"} <= set(keys):
+            return "optimizer state"
+        return f"dict with keys {keys[:6]}" + (" ..." if len(keys) > 6 else "")
+    if isinstance(v, (list, tuple)):
+        return f"{type(v).__name__} of {len(v)}"
+    return type(v).__name__
+
+
+def _split_checkpoint(path: Path, obj: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The state dict in ``obj`` and what else the checkpoint held (key -> description)."""
     import torch
 
     def is_sd(o: Any) -> bool:
@@ -73,16 +91,37 @@ def _as_state_dict(path: Path, obj: Any) -> dict[str, Any]:
         )
 
     if is_sd(obj):
-        return dict(obj)
+        return dict(obj), {}
     if isinstance(obj, Mapping):
         for key in STATE_DICT_KEYS:
             if is_sd(obj.get(key)):
-                return dict(obj[key])
+                dropped = {str(k): _describe_value(v) for k, v in obj.items() if k != key}
+                return dict(obj[key]), dropped
     raise ValueError(
         f"{path}: loaded safely but it is not a state dict (str -> Tensor); top-level type "
         f"{type(obj).__name__}"
         + (f" with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping) else "")
     )
+
+
+def resolve_allowed(name: str) -> Any:
+    """The class or function ``module.Name`` names, for an allowlist given as text (the CLI's
+    ``--allow``). Its module is imported, as torch's unpickler would import it; names the
+    scanner ranks high or critical (``os.system``, ``builtins.eval``, ...) are refused."""
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    if not module or not attr.isidentifier():
+        raise InputError(f"--allow expects module.Name (e.g. mypkg.layers.MyLayer), got {name!r}")
+    if rank(module, attr) >= Severity.HIGH:
+        raise InputError(f"refusing to allow {name}: it can run code when unpickled")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"cannot allow {name}: {_first_line(exc)}") from None
+    if qualified_name(obj) != name:
+        raise InputError(f"cannot allow {name}: it is an alias of {qualified_name(obj)}")
+    return obj
 
 
 def load_model(
@@ -94,15 +133,22 @@ def load_model(
     """Load a state dict (``dict[str, torch.Tensor]``) from safetensors or a PyTorch checkpoint.
 
     ``allowlist``: extra classes/functions the checkpoint may reference (for example a custom
-    tensor subclass); they are added to both the static scan and torch's weights-only
-    unpickler. For a training checkpoint (``{"model": state_dict, "optimizer": ...}``) the state
-    dict under ``state_dict`` / ``model_state_dict`` / ``model`` is returned.
+    tensor subclass), as objects or ``"module.Name"`` strings (:func:`resolve_allowed`); they
+    are added to both the static scan and torch's weights-only unpickler. For a training
+    checkpoint (``{"model": state_dict, "optimizer": ...}``) the state dict under
+    ``state_dict`` / ``model_state_dict`` / ``model`` is returned (:func:`convert_checkpoint`
+    also says what else the file held).
 
     Raises :class:`UnsafeModelError` when the file would need code to load, and ``ValueError``
     when it is safe but not a state dict.
     """
-    p = Path(path)
-    extra = list(allowlist)
+    return _load(Path(path), allowlist, map_location)[0]
+
+
+def _load(
+    p: Path, allowlist: Iterable[Any], map_location: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    extra = [resolve_allowed(o) if isinstance(o, str) else o for o in allowlist]
     names = frozenset(qualified_name(o) for o in extra)
     report = scan_file(p, ScanOptions(policy=Policy(extra_allow=names)))
     if report.errors:
@@ -119,7 +165,7 @@ def load_model(
         from safetensors.torch import load_file
 
         try:
-            return dict(load_file(str(p), device=map_location))
+            return dict(load_file(str(p), device=map_location)), {}
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise InputError(f"{p}: not a readable safetensors file ({_first_line(exc)})") from None
     if kind is Kind.ZIP and "pytorch-zip" in report.formats or kind is Kind.PICKLE:
@@ -134,7 +180,7 @@ def load_model(
             raise InputError(
                 f"{p}: not a readable PyTorch checkpoint ({_first_line(exc)})"
             ) from None
-        return _as_state_dict(p, obj)
+        return _split_checkpoint(p, obj)
     raise UnsafeModelError(p, f"unsupported format {kind.value!r} for load_model")
 
 
@@ -143,13 +189,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert_checkpoint` wrote and what it left out."""
+
+    path: Path
+    tensors: int
+    dropped: dict[str, str] = field(default_factory=dict)
+    """Checkpoint entries beside the state dict (optimizer state, epoch, hyper-parameters...),
+    key -> a short description; safetensors holds tensors only."""
+
+
+def convert(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, allowlist: Iterable[Any] = ()
+) -> Path:
     """Convert a weights-only checkpoint to safetensors, loading it with :func:`load_model`."""
+    return convert_checkpoint(src, dst, allowlist=allowlist).path
+
+
+def convert_checkpoint(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, allowlist: Iterable[Any] = ()
+) -> Conversion:
+    """:func:`convert`, returning the tensors written and the entries dropped."""
     import torch
     from safetensors.torch import save_file
 
     try:
-        sd = load_model(src)
+        sd, dropped = _load(Path(src), allowlist, "cpu")
     except UnsafeModelError as exc:  # do not tell the user to run the command they just ran
         raise UnsafeModelError(src, exc.reason, suggest_convert=False) from None
     seen: set[tuple[int, int]] = set()
@@ -165,4 +231,6 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
         out[k] = t
     dst_p = Path(dst)
     save_file(out, str(dst_p), metadata={"converted_by": "advlab", "source": Path(src).name})
-    return dst_p
+    for k, what in dropped.items():
+        log.info("convert: dropped %s (%s): safetensors holds tensors only", k, what)
+    return Conversion(dst_p, len(out), dropped)

@@ -23,6 +23,9 @@ Each point spends at most ``max_queries`` queries; a point stops when its budget
 cover the next gradient estimate plus a binary search, after ``steps`` iterations, or, when
 ``eps`` is given, as soon as it is within ``eps``. The smallest adversarial perturbation seen
 is returned (flag ``minimal_norm``: ``eps=None`` is allowed and a sweep reads its norms).
+With ``eps`` given, the result (:class:`~advlab.results.QueryCountedResult`) has each
+attacked point's queries until it was first within ``eps`` (counted at the end of the
+iteration that got it there: a point stops querying then).
 
 Example:
     >>> HopSkipJump(norm="l2", max_queries=2000).run(LabelsOnly(target), x, y).norms.median()
@@ -36,7 +39,7 @@ from typing import Any
 import torch
 
 from advlab.access import Access
-from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.querylog import QueryCountedAttack
 from advlab.errors import ConfigError, InputError
 from advlab.norms import lp_norm
 from advlab.registry import register_attack
@@ -48,7 +51,7 @@ _MAX_HALVINGS = 30
 
 
 @register_attack
-class HopSkipJump(EvasionAttack):
+class HopSkipJump(QueryCountedAttack):
     """HopSkipJump (decision-based, L2 and L-inf), untargeted and targeted.
 
     Args:
@@ -122,7 +125,11 @@ class HopSkipJump(EvasionAttack):
         targeted: bool,
         generator: torch.Generator,
     ) -> torch.Tensor:
-        return _Run(self, target, x, y, eps, targeted, generator).attack()
+        run = _Run(self, target, x, y, eps, targeted, generator)
+        best, best_dist = run.attack()
+        broken = best_dist <= eps if eps is not None else torch.isfinite(best_dist)
+        self._log_queries(x, run.used, broken)
+        return best
 
 
 class _Run:
@@ -298,7 +305,8 @@ class _Run:
         return out
 
     # ------------------------------------------------------------------ main loop
-    def attack(self) -> torch.Tensor:
+    def attack(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The smallest adversarial points found and their distances (inf: none found)."""
         a = self.a
         cur, found = self.initialise()
         idx = found.nonzero().flatten()
@@ -347,4 +355,4 @@ class _Run:
             better = dist < best_dist
             best[better] = cur[better]
             best_dist = torch.minimum(best_dist, dist)
-        return best
+        return best, best_dist

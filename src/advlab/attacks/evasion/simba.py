@@ -21,7 +21,9 @@ projection leaves unchanged is not queried.
 
 Costs: one query for the start, then one or two per step (the second only when the first
 direction did not improve), at most ``max_queries`` per point and restart. A point stops as
-soon as it is misclassified (per-sample early stop). Uses ``target.scores`` only.
+soon as it is misclassified (per-sample early stop). Uses ``target.scores`` only. The
+result (:class:`~advlab.results.QueryCountedResult`) has each attacked point's queries until
+its first success, restarts included.
 
 Example:
     >>> SimBA(basis="dct", norm="l2", eps=2.0, step_size=0.2, max_queries=2000).run(target, x, y)
@@ -35,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from advlab.access import Access
-from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.querylog import QueryCountedAttack
 from advlab.attacks.evasion.square import as_chw
 from advlab.errors import ConfigError
 from advlab.norms import project
@@ -68,7 +70,7 @@ def block_order(
 
 
 @register_attack
-class SimBA(EvasionAttack):
+class SimBA(QueryCountedAttack):
     """SimBA / SimBA-DCT (score-based), untargeted and targeted.
 
     Args:
@@ -219,4 +221,5 @@ class SimBA(EvasionAttack):
                 p_cur[sel] = p_new[ok]
                 done[sel] = hit[ok]
                 improved |= torch.isin(active, sel)
+        self._log_queries(x, used, done)  # a broken point is not queried again
         return x_cur

@@ -32,11 +32,13 @@ import torch
 import torch.nn.functional as F
 
 from advlab.access import Access
-from advlab.attacks.evasion.base import EvasionAttack
+from advlab.attacks.evasion.querylog import QueryCountedAttack
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
 from advlab.targets.base import Target
 from advlab.vocab import DEFAULT_EPS
+
+_Outcome = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # best points, queries, broken
 
 # iteration thresholds (on a 10,000-query scale) after which p is halved again
 _SCHEDULE = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -127,7 +129,7 @@ class _Windows:
 
 
 @register_attack
-class Square(EvasionAttack):
+class Square(QueryCountedAttack):
     """Square Attack (score-based, L-inf and L2), untargeted and targeted.
 
     Args:
@@ -138,7 +140,9 @@ class Square(EvasionAttack):
         restarts: runs on the points not yet broken, each with a fresh budget.
 
     The base class adds one query per point for the clean prediction and one per restart for
-    the independent re-check of the returned point.
+    the independent re-check of the returned point. The result
+    (:class:`~advlab.results.QueryCountedResult`) has each attacked point's queries until
+    its first success (the start and every proposal sent for it), restarts included.
     """
 
     name = "square"
@@ -232,7 +236,8 @@ class Square(EvasionAttack):
             return target.clip(z.reshape(len(z), *x.shape[1:])).reshape(z.shape)
 
         run = self._run_linf if self.norm == "linf" else self._run_l2
-        best = run(target, xc, y, eps, targeted, generator, clip)
+        best, spent, broken = run(target, xc, y, eps, targeted, generator, clip)
+        self._log_queries(x, spent, broken)
         return best.reshape(x.shape)
 
     def _loop(
@@ -243,21 +248,24 @@ class Square(EvasionAttack):
         x_best: torch.Tensor,
         targeted: bool,
         propose: Callable[[torch.Tensor, int], torch.Tensor],
-    ) -> torch.Tensor:
-        """Shared random-search loop: ``propose(idx, it)`` returns candidates for ``idx``."""
+    ) -> _Outcome:
+        """Shared random-search loop: ``propose(idx, it)`` returns candidates for ``idx``.
+        Returns the best points, the queries spent on each and the broken mask."""
         all_idx = torch.arange(len(x), device=x.device)
         margin, loss = self._query(target, x_best, y, targeted)
+        spent = torch.ones(len(x), dtype=torch.long, device=x.device)
         for it in range(1, self.max_queries):
             idx = all_idx[margin > 0]
             if len(idx) == 0:
                 break
             x_new = propose(idx, it)
             m_new, l_new = self._query(target, x_new, y[idx], targeted)
+            spent[idx] += 1
             better = (l_new < loss[idx]) | (m_new <= 0)
             loss[idx] = torch.where(better, l_new, loss[idx])
             margin[idx] = torch.where(better, m_new, margin[idx])
             x_best[idx[better]] = x_new[better]
-        return x_best
+        return x_best, spent, margin <= 0
 
     def _run_linf(
         self,
@@ -268,7 +276,7 @@ class Square(EvasionAttack):
         targeted: bool,
         gen: torch.Generator,
         clip: Callable[[torch.Tensor], torch.Tensor],
-    ) -> torch.Tensor:
+    ) -> _Outcome:
         n, c, h, w = x.shape
         dev = x.device
         x_best = clip(x + eps * self._signs((n, c, 1, w), gen, dev))
@@ -308,7 +316,7 @@ class Square(EvasionAttack):
         targeted: bool,
         gen: torch.Generator,
         clip: Callable[[torch.Tensor], torch.Tensor],
-    ) -> torch.Tensor:
+    ) -> _Outcome:
         n, c, h, w = x.shape
         dev, dt = x.device, x.dtype
 
