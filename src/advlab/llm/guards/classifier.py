@@ -11,8 +11,7 @@ negatives). Every user turn, every ``<document>`` block inside one and every too
 scored; the input is blocked when the highest probability of "injection" reaches
 ``threshold`` (0.5: the decision rule of a class-balanced probabilistic classifier, not
 tuned on the measurement prompts).
-
-scikit-learn is needed (the ``sklearn`` extra); it is imported when the guard first runs.
+scikit-learn is imported when the guard first runs.
 """
 
 from __future__ import annotations
@@ -32,14 +31,10 @@ from advlab.registry import register_defense
 @lru_cache(maxsize=2)
 def train_classifier(seed: int = 0) -> Any:
     """The fitted scikit-learn pipeline (cached per process)."""
-    try:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion, make_pipeline
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the injection classifier needs scikit-learn: pip install 'advlab[sklearn]'"
-        ) from exc
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+
     pos, neg = injection_texts(), benign_texts()
     x = [*pos, *neg]
     y = [1] * len(pos) + [0] * len(neg)

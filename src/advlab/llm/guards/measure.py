@@ -200,13 +200,18 @@ def measure_guard(
     """Run ``cases`` on ``target`` (an LLM target or a ChatApp) without and with ``guards``.
 
     ``secrets`` are what leakage and exfiltration give away (a ChatApp's own secret is
-    added); ``judge(case, answer_text)`` replaces the built-in attack judgement.
+    added); the guards know them (unless ``context`` says otherwise), as an application
+    configures its guards with its own secrets. ``judge(case, answer_text)`` replaces the
+    built-in attack judgement.
     """
     chain = [guards] if isinstance(guards, Guard) else list(guards)
     items = [as_case(c) for c in cases]
     app_secret = getattr(target, "secret", None)
     keys = [*secrets, *([app_secret] if isinstance(app_secret, str) else [])]
     plain = target.target() if isinstance(app_secret, str) else target
+    if context is None and keys:  # the guards protect the secrets being measured
+        prompt = str(getattr(target, "system_prompt", ""))
+        context = GuardContext(secrets=tuple(keys), system_prompt=prompt)
     guarded = guard(target, *chain, context=context)
 
     async def both() -> tuple[Side, Side]:
