@@ -198,6 +198,12 @@ class GuardedTarget(SyncMixin):
     def __repr__(self) -> str:
         return f"GuardedTarget({self.inner!r}, [{', '.join(g.name for g in self.guards)}])"
 
+    async def aclose(self) -> None:
+        """Close the inner target's connections (the harness and ``complete`` call it)."""
+        aclose = getattr(self.inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     def _record(self, events: list[GuardEvent]) -> None:
         for e in events:
             if e.action != "pass":
