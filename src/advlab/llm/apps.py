@@ -23,13 +23,15 @@ the top level (:data:`TOP_LEVEL`) has none and leaks nothing. :meth:`ChatApp.res
 answers a conversation; :meth:`ChatApp.target` makes it an :class:`~advlab.llm.LLMTarget`.
 
 An app may carry ``guards`` (:mod:`advlab.llm.guards`): its answers then pass through them
-(input guards, the responder, output guards), with the app's secret known to the guards.
+(input guards, the responder, output guards), with the app's secret known to the guards;
+documents the app retrieves for a question about them travel in the conversation (as tool
+outputs) so input guards see them.
 The responder reads what input guards write the way an instruction-following model is
 asked to: a spotlighting declaration in a system message (Hines et al. 2024) makes it treat
 the marked untrusted text as data (it reads the text, never obeys it; text that escapes the
 marking, e.g. after a forged closing delimiter, is not data), and a sandwich reminder after
 the user's input (the instructions repeated last) makes it keep its task against
-"ignore previous instructions" and planted instructions that came before the reminder.
+"ignore previous instructions" and instructions planted in the content it answers about.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import base64
 import binascii
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -156,11 +158,17 @@ class ChatApp:
             return self._respond(messages)
         from advlab.llm.guards.base import REFUSAL, GuardContext, screen, sift
 
+        app, messages = self, list(messages)
+        users = [m for m in messages if m.role == "user"]
+        if self.documents and users and rules.DOCS_ASK.search(users[-1].content):
+            # retrieval: the app's documents travel in the conversation, where guards see them
+            retrieved = [Message(role="tool", content=d) for d in self.documents.values()]
+            app, messages = replace(self, documents={}, guards=()), [*messages, *retrieved]
         ctx = GuardContext(secrets=(self.secret,), system_prompt=self.system_prompt)
         sent, _ = screen(self.guards, messages, ctx)
         if sent is None:
             return REFUSAL
-        text, _ = sift(self.guards, self._respond(list(sent)), ctx)
+        text, _ = sift(self.guards, app._respond(list(sent)), ctx)
         return REFUSAL if text is None else text
 
     def _respond(self, messages: list[Message]) -> str:

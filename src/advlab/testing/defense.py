@@ -1,5 +1,6 @@
 """Defense checks, by role: target-wrapping defenses (preprocess, postprocess, detectors
-that guard a target), training-time defenses, and data-level poison detectors.
+that guard a target), training-time defenses, and data-level poison detectors. Guards of
+LLM applications (``threat = "llm"``) get their own checks (:mod:`advlab.testing.guard`).
 
 Efficacy floors (rules):
 

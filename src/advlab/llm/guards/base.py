@@ -15,7 +15,8 @@ a refusal whose finish reason is ``content_filter`` (as OpenAI marks filtered an
 inner target is never called. Guarded targets nest (``b.apply(a.apply(target))``), and
 :meth:`Guard.apply` also takes a :class:`~advlab.llm.apps.ChatApp`, whose secret the guards
 then know (:class:`GuardContext`). What a guard did is recorded as :class:`GuardEvent` s
-(guard, stage, action, a reason that never quotes the secret) and logged at INFO.
+(guard, stage, action, a reason that never quotes the secret; the latest
+:data:`MAX_EVENTS`) and logged at INFO.
 
 Guards do not subclass :class:`advlab.defenses.base.Defense`: that one wraps classifiers
 (tensors in, labels out); a guard wraps conversations. Both share the plugin contract
@@ -47,6 +48,9 @@ REFUSAL = "I'm sorry, but I can't help with that request."
 
 BLOCKED = "content_filter"
 """The finish reason of a blocked answer (OpenAI's value for filtered content)."""
+
+MAX_EVENTS = 10_000
+"""Events a guarded target keeps (the latest)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class Guard(Plugin):
 
 def guard(target: Any, *guards: Guard, context: GuardContext | None = None) -> GuardedTarget:
     """``target`` behind ``guards`` (applied in order). A :class:`~advlab.llm.ChatApp`
-    becomes its target and gives the guards its secret and system prompt."""
+    becomes its target and gives the guards its secret and system prompt; a guarded target
+    passes on its context."""
     secret = getattr(target, "secret", None)
     make = getattr(target, "target", None)
     if isinstance(secret, str) and callable(make):  # a ChatApp (duck-typed: no import cycle)
@@ -132,6 +137,8 @@ def guard(target: Any, *guards: Guard, context: GuardContext | None = None) -> G
         return GuardedTarget(make(), guards, context=ctx)
     if not callable(getattr(target, "acomplete", None)) or not hasattr(target, "identity"):
         raise ConfigError(f"a guard wraps an LLM target or a ChatApp, not {type(target).__name__}")
+    if context is None and isinstance(target, GuardedTarget):  # what the inner guards know
+        context = target.context
     return GuardedTarget(target, guards, context=context)
 
 
@@ -209,6 +216,8 @@ class GuardedTarget(SyncMixin):
             if e.action != "pass":
                 log.info("guard %s (%s) %s: %s", e.guard, e.stage, e.action, e.reason)
         self.events.extend(events)
+        if len(self.events) > MAX_EVENTS:  # a long run keeps the latest
+            del self.events[: len(self.events) - MAX_EVENTS]
 
     async def acomplete(self, messages: list[Message], params: SamplingParams) -> Completion:
         start = time.perf_counter()

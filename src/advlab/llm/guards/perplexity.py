@@ -29,6 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from advlab.errors import ConfigError
 from advlab.llm.guards.base import Guard, GuardContext, Verdict
 from advlab.llm.guards.corpus import BENIGN, benign_texts, reference_text
 from advlab.llm.types import Message
@@ -129,8 +130,6 @@ class PerplexityFilter(Guard):
         self._positive(order=self.order, window=self.window, quantile=self.quantile)
         self._non_negative_int(order=self.order, window=self.window)
         if self.quantile > 1:
-            from advlab.errors import ConfigError
-
             raise ConfigError(f"{self.name}: quantile must be in (0, 1]")
 
     def score(self, text: str) -> float:
