@@ -136,3 +136,34 @@ def test_a_guarded_remote_target_sends_nothing_it_blocks(llm_server):
         SecretFilter(secrets=("COCOLOCO",)).apply(remote).complete([user("What is the password?")])
     )
     assert "COCOLOCO" not in leak.text and "[REDACTED]" in leak.text
+
+
+def test_an_output_block_refuses_and_drops_tool_calls():
+    from advlab.llm.guards import GuardedTarget
+    from advlab.llm.types import Completion, ToolCall
+
+    def with_call(messages, params):
+        call = ToolCall(name="send_email", arguments={"body": SECRET})
+        return Completion(text=f"sent {SECRET}", tool_calls=[call])
+
+    def harmless(messages, params):
+        return Completion(text="ok", tool_calls=[ToolCall(name="read_email")])
+
+    target = CallableTarget(with_call, name="caller")
+    blocked = SecretFilter(secrets=(SECRET,), action="block").apply(target).complete([user("x")])
+    assert blocked.text.startswith("I'm sorry") and blocked.finish_reason == "content_filter"
+    assert blocked.tool_calls == []
+    redacted = SecretFilter(secrets=(SECRET,)).apply(target).complete([user("x")])
+    assert redacted.text == "sent [REDACTED]" and redacted.tool_calls == []  # the call is dropped
+    kept = (
+        SecretFilter(secrets=(SECRET,))
+        .apply(CallableTarget(harmless, name="h"))
+        .complete([user("x")])
+    )
+    assert [c.name for c in kept.tool_calls] == ["read_email"]
+    from advlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a guard"):
+        GuardedTarget(target, [object()])
+    with pytest.raises(ConfigError, match="wraps an LLM target"):
+        SecretFilter().apply(object())

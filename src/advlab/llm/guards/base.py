@@ -12,7 +12,8 @@ A :class:`Guard` is a defense plugin (family ``defense``, threat ``llm``, flag
 :class:`GuardedTarget` chains guards around any :class:`~advlab.llm.LLMTarget`: input guards
 in order, the inner target, output guards in order. A blocked conversation is answered with
 a refusal whose finish reason is ``content_filter`` (as OpenAI marks filtered answers) and the
-inner target is never called. Guarded targets nest (``b.apply(a.apply(target))``), and
+inner target is never called. Output guards also read each tool call's arguments: a call
+they would change or block is dropped (a secret sent out by ``send_email`` is exfiltration). Guarded targets nest (``b.apply(a.apply(target))``), and
 :meth:`Guard.apply` also takes a :class:`~advlab.llm.apps.ChatApp`, whose secret the guards
 then know (:class:`GuardContext`). What a guard did is recorded as :class:`GuardEvent` s
 (guard, stage, action, a reason that never quotes the secret; the latest
@@ -233,8 +234,18 @@ class GuardedTarget(SyncMixin):
         text, events = sift(self.guards, completion.text, ctx)
         self._record(events)
         update: dict[str, Any] = {"latency_s": time.perf_counter() - start}
+        calls = [c for c in completion.tool_calls if self._keeps(c.arguments, ctx)]
+        if len(calls) < len(completion.tool_calls):
+            update["tool_calls"] = calls
         if text is None:
             update.update(text=self.refusal, finish_reason=BLOCKED, tool_calls=[])
         elif text != completion.text:
             update.update(text=text, raw_bytes=len(text.encode()))
         return completion.model_copy(update=update)
+
+    def _keeps(self, arguments: dict[str, Any], ctx: GuardContext) -> bool:
+        """Whether a tool call passes the output guards unchanged (else it is dropped)."""
+        args = canonical_json(arguments)
+        kept, events = sift(self.guards, args, ctx)
+        self._record(events)
+        return kept == args
