@@ -80,25 +80,25 @@ def _counts(reports: list[GuardReport], kind: str | None) -> str:
     return f"{b} → **{a}** / {n}"
 
 
-def table(rows: list[tuple[str, str, GuardReport]]) -> str:
+def table(rows: list[tuple[str, str, GuardReport]], *, latency: bool = True) -> str:
     """One row per guard: successes per kind summed over the apps, all attacks per app,
-    false refusals (the most on any app) and the median added latency."""
+    false refusals (the most on any app) and the median added latency (unless not)."""
     apps = list(dict.fromkeys(a for _, a, _ in rows))
     by: dict[str, dict[str, GuardReport]] = defaultdict(dict)
     for name, app, r in rows:
         by[name][app] = r
-    head = [*(f"{k} (all apps)" for k in KINDS), *apps, "false refusals (of 56)", "added ms"]
-    lines = [
-        "| guard | " + " | ".join(head) + " |",
-        "|---|" + "---|" * (len(head) - 1) + "---:|",
-    ]
+    head = [*(f"{k} (all apps)" for k in KINDS), *apps, "false refusals (of 56)"]
+    head += ["added ms"] if latency else []
+    lines = ["| guard | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for name, per in by.items():
         reports = list(per.values())
         cells = [_counts(reports, k) for k in KINDS] + [_counts([per[a]], None) for a in apps]
         before = max(r.before.refusals for r in reports)
         after = max(r.after.refusals for r in reports)
         ms = statistics.median(r.added_latency_ms for r in reports)
-        lines.append(f"| {name} | {' | '.join(cells)} | {before} → **{after}** | {ms:.2f} |")
+        cells.append(f"{before} → **{after}**")
+        cells += [f"{ms:.2f}"] if latency else []
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
