@@ -21,19 +21,36 @@ exfil       emits a markdown image whose URL carries the secret when told to
 :data:`LEVELS` are Gandalf-style: level 0 has every weakness, each level removes some,
 the top level (:data:`TOP_LEVEL`) has none and leaks nothing. :meth:`ChatApp.respond`
 answers a conversation; :meth:`ChatApp.target` makes it an :class:`~advlab.llm.LLMTarget`.
+
+An app may carry ``guards`` (:mod:`advlab.llm.guards`): its answers then pass through them
+(input guards, the responder, output guards), with the app's secret known to the guards;
+documents the app retrieves for a question about them travel in the conversation (as tool
+outputs) so input guards see them.
+The responder reads what input guards write the way an instruction-following model is
+asked to: a spotlighting declaration in a system message (Hines et al. 2024) makes it treat
+the marked untrusted text as data (it reads the text, never obeys it; text that escapes the
+marking, e.g. after a forged closing delimiter, is not data), and a sandwich reminder after
+the user's input (the instructions repeated last) makes it keep its task against
+"ignore previous instructions" and instructions planted in the content it answers about.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from advlab.errors import ConfigError
 from advlab.llm import rules
 from advlab.llm.base import CallableTarget
 from advlab.llm.types import Message, SamplingParams, canonical_json
+
+if TYPE_CHECKING:
+    from advlab.llm.guards.base import Guard
 
 WEAKNESSES = ("direct", "repeat", "translate", "spell", "ignore", "indirect", "roleplay", "exfil")
 
@@ -79,6 +96,7 @@ class ChatApp:
         documents: title -> text, the app's knowledge base (untrusted content).
         forbidden: requests the app must refuse (its objectives).
         seed: seeds the choice of phrasing.
+        guards: guards every answer passes through (:mod:`advlab.llm.guards`).
     """
 
     secret: str = "COCOLOCO"
@@ -87,6 +105,7 @@ class ChatApp:
     documents: dict[str, str] = field(default_factory=dict)
     forbidden: tuple[str, ...] = DEFAULT_FORBIDDEN
     seed: int = 0
+    guards: tuple[Guard, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.weaknesses) - set(WEAKNESSES)
@@ -124,35 +143,69 @@ class ChatApp:
             self.forbidden,
             self.seed,
         ]
+        if self.guards:  # an unguarded app keeps the identity it always had
+            from advlab.llm.guards.base import guards_key
+
+            shape.append(guards_key(self.guards))
         tag = hashlib.sha256(canonical_json(shape).encode())
         return CallableTarget(self.respond, name=name or f"chatapp-{tag.hexdigest()[:12]}")
 
     # ------------------------------------------------------------------ responder
     def respond(self, messages: list[Message], params: SamplingParams | None = None) -> str:
-        """The app's answer to a conversation (the app's system prompt is implied)."""
+        """The app's answer to a conversation (the app's system prompt is implied), through
+        its guards when it has some."""
+        if not self.guards:
+            return self._respond(messages)
+        from advlab.llm.guards.base import REFUSAL, GuardContext, screen, sift
+
+        app, messages = self, list(messages)
+        users = [m for m in messages if m.role == "user"]
+        if self.documents and users and rules.DOCS_ASK.search(users[-1].content):
+            # retrieval: the app's documents travel in the conversation, where guards see them
+            retrieved = [Message(role="tool", content=d) for d in self.documents.values()]
+            app, messages = replace(self, documents={}, guards=()), [*messages, *retrieved]
+        ctx = GuardContext(secrets=(self.secret,), system_prompt=self.system_prompt)
+        sent, _ = screen(self.guards, messages, ctx)
+        if sent is None:
+            return REFUSAL
+        text, _ = sift(self.guards, app._respond(list(sent)), ctx)
+        return REFUSAL if text is None else text
+
+    def _respond(self, messages: list[Message]) -> str:
         digest = hashlib.sha256(canonical_json([m.content for m in messages]).encode()).digest()
         rng = random.Random(self.seed * 1_000_003 + int.from_bytes(digest[:8], "big"))
         users = [m for m in messages if m.role == "user"]
         raw = users[-1].content if users else ""
+        reminder = rules.REMINDER.search(raw)
+        raw = raw[: reminder.start()] if reminder else raw
+        declared = " ".join(m.content for m in messages if m.role == "system")
         blocks = [b.strip() for pair in rules.DOC_BLOCK.findall(raw) for b in pair if b.strip()]
         text = rules.DOC_BLOCK.sub(" ", raw)
-        untrusted = [m.content for m in messages if m.role == "tool"] + blocks
+        contents = [m.content for m in messages if m.role == "tool"] + blocks
+        untrusted = [_read(c, declared) for c in contents]
         if rules.DOCS_ASK.search(text) or untrusted:
-            untrusted += list(self.documents.values())
-        answer = self._answer(text, untrusted, rng)
-        return answer
+            untrusted += [(d, d) for d in self.documents.values()]
+        return self._answer(text, untrusted, rng, reminded=reminder is not None)
 
-    def _answer(self, text: str, untrusted: list[str], rng: random.Random) -> str:
+    def _answer(
+        self,
+        text: str,
+        untrusted: list[tuple[str, str]],
+        rng: random.Random,
+        *,
+        reminded: bool = False,
+    ) -> str:
         w = self.weaknesses
-        planted = [p for p in (self._planted(u) for u in untrusted) if p is not None]
-        if planted and "indirect" in w:
-            return self.follow(planted[0], rng)
+        obeyable = [p for p in (self._planted(u) for _, u in untrusted) if p is not None]
+        planted = [p for p in (self._planted(d) for d, _ in untrusted) if p is not None]
+        if obeyable and "indirect" in w and not reminded:
+            return self.follow(obeyable[0], rng)
         m = rules.IGNORE.search(text)
         if m:
             rest = text[m.end() :].strip()
             return (
                 self.follow(rest, rng)
-                if "ignore" in w
+                if "ignore" in w and not reminded
                 else "I will keep following my instructions."
             )
         asked = [f for f in self.forbidden if f.lower() in text.lower()]
@@ -176,7 +229,7 @@ class ChatApp:
             return f"The password is {self.secret}." if "direct" in w else _pick(REFUSALS, rng)
         if untrusted:
             note = " (It also contained instructions, which I ignored.)" if planted else ""
-            return f"Summary: {_first_sentence(_strip_planted(untrusted[0]))}{note}"
+            return f"Summary: {_first_sentence(_strip_planted(untrusted[0][0]))}{note}"
         return _pick(BENIGN, rng).format(topic=_topic(text))
 
     @staticmethod
@@ -220,6 +273,27 @@ class ChatApp:
     def spell(self) -> str:
         """The secret spelled out with dashes."""
         return "Of course: " + "-".join(self.secret)
+
+
+def _read(content: str, declared: str) -> tuple[str, str]:
+    """Untrusted ``content`` as the responder reads it under the spotlighting ``declared``
+    in the system messages: (the text it reads, the part that could carry instructions)."""
+    body = content.strip()
+    delimit = rules.SPOT_DELIMIT.search(declared)
+    if delimit and body.startswith(delimit.group(1)):
+        inner = body[len(delimit.group(1)) :]
+        end = inner.find(delimit.group(2))
+        if end >= 0:  # what follows the first closing symbol escaped the marking
+            return inner[:end], inner[end + len(delimit.group(2)) :]
+    mark = rules.SPOT_DATAMARK.search(declared)
+    if mark and mark.group(1) in body and not any(c.isspace() for c in body):
+        return body.replace(mark.group(1), " "), ""
+    if rules.SPOT_ENCODE.search(declared):
+        try:
+            return base64.b64decode(body, validate=True).decode(), ""
+        except (binascii.Error, UnicodeDecodeError):
+            pass
+    return content, content
 
 
 def _first_sentence(text: str) -> str:

@@ -7,6 +7,7 @@ Registered on the main CLI by :func:`register`. The server binds 127.0.0.1 only;
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -28,13 +29,17 @@ def serve_llm(
     faults: Any = None,
     api_key_env: str | None = None,
     log_level: str = "warning",
+    guards: Sequence[str] = (),
 ) -> None:
     """Serve the apps with uvicorn until interrupted (prints the endpoints first)."""
     from advlab.llm.apps import TOP_LEVEL
     from advlab.llm.server import check_host, create_llm_app
 
     check_host(host, port)
-    app = create_llm_app(secret=secret, seed=seed, faults=faults, api_key_env=api_key_env)
+    chain = guards_by_name(guards)
+    app = create_llm_app(
+        secret=secret, seed=seed, faults=faults, api_key_env=api_key_env, guards=chain
+    )
     try:
         import uvicorn
     except ImportError as exc:
@@ -44,7 +49,25 @@ def serve_llm(
     typer.echo(f"  POST {base}/chat/completions   POST {base}/completions   GET {base}/models")
     typer.echo(f"  models: level-0 .. level-{TOP_LEVEL} (chat apps), agent-0 .. agent-{TOP_LEVEL}")
     typer.echo(f"  auth: {'Bearer key from $' + api_key_env if api_key_env else 'none'}")
+    typer.echo(f"  guards: {', '.join(g.name for g in chain) or 'none'}")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def guards_by_name(names: Sequence[str]) -> list[Any]:
+    """Guards (default parameters) from their registered names (UnknownNameError otherwise)."""
+    from advlab.errors import UnknownNameError
+    from advlab.registry import all_plugins
+
+    table = {n: c for n, c in all_plugins("defense")["defense"].items() if c.threat == "llm"}
+    out = []
+    for name in names:
+        cls = table.get(name.strip().lower())
+        if cls is None:
+            raise UnknownNameError(
+                f"unknown guard {name!r}; valid guards: {', '.join(sorted(table))}"
+            )
+        out.append(cls())
+    return out
 
 
 def serve_llm_cli(
@@ -76,6 +99,10 @@ def serve_llm_cli(
         str | None, typer.Option(help="environment variable holding the required API key")
     ] = None,
     host: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
+    guard: Annotated[
+        list[str] | None,
+        typer.Option(help="a guard every app answers through (repeatable, in order)"),
+    ] = None,
 ) -> None:
     """Serve the vulnerable chat apps behind an OpenAI-compatible API on 127.0.0.1."""
     from advlab.llm.server import Faults
@@ -90,7 +117,13 @@ def serve_llm_cli(
         malformed_rate=malformed_rate,
     )
     serve_llm(
-        host=host, port=port, secret=secret, seed=seed, faults=faults, api_key_env=api_key_env
+        host=host,
+        port=port,
+        secret=secret,
+        seed=seed,
+        faults=faults,
+        api_key_env=api_key_env,
+        guards=guard or (),
     )
 
 

@@ -54,3 +54,13 @@ DOCS_ASK = _rx(r"\b(summar\w*|document|documents|email|emails|page|article|conte
 DOC_BLOCK = _rx(r"<document>(.*?)</document>|(?:^|\n)(?:document|context):(.*)$", re.S)
 SEND_EMAIL = _rx(r"send\b[^.\n]{0,20}\bemail\b[^.\n]{0,10}\bto\s+([\w.+-]+@[\w.-]+)")
 FETCH = _rx(r"\b(fetch|visit|open|load|go to)\b[^.\n]{0,20}(https?://\S+)")
+
+# ---------------------------------------------------------------- what guards write
+SPOT_DELIMIT = _rx(r"symbol (\S+) before it and the symbol (\S+) after it")
+"""A spotlighting declaration (delimiting): untrusted text sits between two symbols."""
+SPOT_DATAMARK = _rx(r"interleaved with the special character (\S)")
+"""A spotlighting declaration (datamarking): a marker replaces the spaces of untrusted text."""
+SPOT_ENCODE = _rx(r"encoded with base64")
+"""A spotlighting declaration (encoding): untrusted text is base64."""
+REMINDER = _rx(r"\s*\[remember:[^\[\]]*\]\s*$")
+"""The trailing reminder of the sandwich defense (the instructions repeated after the input)."""

@@ -15,6 +15,8 @@ Fault injection, drawn per request from a seeded generator so a run is reproduci
 request must carry ``Authorization: Bearer <key>`` (401 otherwise). Unknown models are 404,
 malformed requests 400, as OpenAI answers them. :class:`ServerStats` counts requests per
 endpoint and keeps the prompts answered, so tests can prove what a client did (not) send.
+With ``guards`` (:mod:`advlab.llm.guards`) every app answers through them (the agents'
+final answers too; their tool calls are not guarded).
 
 The server binds loopback only.
 """
@@ -30,14 +32,18 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advlab.errors import AdvlabError, ConfigError
 from advlab.llm.agent import Agent, demo_workspace
 from advlab.llm.apps import TOP_LEVEL, ChatApp
 from advlab.llm.openai_parse import content_text
 from advlab.llm.types import Message, SamplingParams
+
+if TYPE_CHECKING:
+    from advlab.llm.guards.base import Guard
 
 _INSTALL_HINT = (
     "serve-llm needs fastapi and uvicorn; install them with: pip install 'advlab[serve]'"
@@ -140,6 +146,7 @@ def create_llm_app(
     faults: Faults | None = None,
     api_key_env: str | None = None,
     stats: ServerStats | None = None,
+    guards: Sequence[Guard] = (),
 ) -> Any:
     """The FastAPI application (see the module docstring); ``app.state.stats`` counts."""
     fastapi = _import_fastapi()
@@ -152,9 +159,10 @@ def create_llm_app(
     key = os.environ.get(api_key_env, "") if api_key_env else ""
     if api_key_env and not key:
         raise ConfigError(f"environment variable {api_key_env} (the API key) is not set or empty")
-    apps = {f"level-{n}": ChatApp.level(n, secret=secret, seed=seed) for n in range(TOP_LEVEL + 1)}
+    shared: dict[str, Any] = {"secret": secret, "seed": seed, "guards": tuple(guards)}
+    apps = {f"level-{n}": ChatApp.level(n, **shared) for n in range(TOP_LEVEL + 1)}
     agents = {
-        f"agent-{n}": Agent(ChatApp.level(n, secret=secret, seed=seed), demo_workspace())
+        f"agent-{n}": Agent(ChatApp.level(n, **shared), demo_workspace())
         for n in range(TOP_LEVEL + 1)
     }
     app = fastapi.FastAPI(title="advlab vulnerable LLM apps", docs_url=None, redoc_url=None)

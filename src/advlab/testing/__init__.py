@@ -11,8 +11,8 @@ Like scikit-learn's ``check_estimator`` / ``parametrize_with_checks``::
         check(plugin)
 
 Checks come in lists per family (:data:`CHECKS`): common hygiene for every plugin, then
-evasion, extraction, inference, poisoning and defense checks, each ending in an efficacy
-floor with a stated rule (see each module). New families add theirs with
+evasion, extraction, inference, poisoning and defense checks (LLM guards: :mod:`advlab.testing.guard`),
+each ending in an efficacy floor with a stated rule (see each module). New families add theirs with
 :func:`register_checks`. A plugin's ``fast_params`` make it fast; its
 ``expected_failures`` (check name -> reason) mark checks it is known to fail.
 """

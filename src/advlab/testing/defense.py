@@ -1,5 +1,6 @@
 """Defense checks, by role: target-wrapping defenses (preprocess, postprocess, detectors
-that guard a target), training-time defenses, and data-level poison detectors.
+that guard a target), training-time defenses, and data-level poison detectors. Guards of
+LLM applications (``threat = "llm"``) get their own checks (:mod:`advlab.testing.guard`).
 
 Efficacy floors (rules):
 
@@ -37,15 +38,23 @@ from advlab.testing._registry import check, register_checks
 MARGIN = 0.05
 """Drop in a fixed attack's success rate that counts as measurable."""
 
-THREATS = ("evasion", "extraction", "inference", "poisoning")
+THREATS = ("evasion", "extraction", "inference", "poisoning", "llm")
+
+
+def classic(cls: type[Any]) -> bool:
+    """Whether a defense guards a classifier (LLM guards have their own checks:
+    :mod:`advlab.testing.guard`)."""
+    return getattr(cls, "threat", "") != "llm"
 
 
 def wraps(cls: type[Any]) -> bool:
-    """Whether a defense wraps targets (flag ``wraps_target``, or an own ``apply``)."""
+    """Whether a defense wraps (classifier) targets (flag ``wraps_target``, or an own ``apply``)."""
     from advlab.defenses.base import Defense
 
     own = getattr(cls, "apply", None) is not getattr(Defense, "apply", None)
-    return "wraps_target" in flags_of(cls) or (own and role_of(cls) != "training")
+    return classic(cls) and (
+        "wraps_target" in flags_of(cls) or (own and role_of(cls) != "training")
+    )
 
 
 def wrapped(plugin: Any, target: Any) -> Any:
@@ -183,7 +192,7 @@ def efficacy_floor_training(plugin: Any) -> None:
 
 @check(
     "efficacy_floor_detection",
-    applies=lambda cls: role_of(cls) in ("detector", "data") and not wraps(cls),
+    applies=lambda cls: classic(cls) and role_of(cls) in ("detector", "data") and not wraps(cls),
 )
 def efficacy_floor_detection(plugin: Any) -> None:
     """See the module doc (poison detectors)."""
