@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from advlab.assess.config_privacy import PrivacySpec
 from advlab.errors import ConfigError, OutputPathError
 from advlab.paths import excerpt, safe_name
 from advlab.vocab import DEFAULT_EPS
@@ -406,6 +407,7 @@ class AssessmentConfig(_Strict):
     seed: int = 0
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)  # type: ignore[arg-type]
     sanity: SanitySpec = Field(default_factory=SanitySpec)  # type: ignore[arg-type]
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)  # type: ignore[arg-type]
     reports: list[ReportFormat] = Field(default_factory=lambda: list(REPORT_FORMATS))
 
     @model_validator(mode="before")
