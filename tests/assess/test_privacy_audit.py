@@ -247,3 +247,31 @@ def test_privacy_section_renders_in_headless_chromium(
     sec = dom.split('id="privacy"')[1].split("</section>")[0]
     assert '<svg class="roc"' in sec and "<table" in sec and "dp-bound" in sec
     assert not re.search(r"CONSOLE\(\d+\).*(error|Uncaught)", proc.stderr, re.I)
+
+
+def test_example_and_documented_configs_validate() -> None:
+    import yaml
+
+    from advlab.assess.config import load_config
+    from advlab.assess.runner import check_config
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "examples" / "privacy-audit.yaml")
+    check_config(cfg)
+    assert cfg.threat_model.goal == "inference" and cfg.privacy.reference_models == 16
+    doc = (root / "docs" / "assessments.md").read_text()
+    snippet = doc.split("## Privacy audits (membership inference)")[1].split("```yaml")[1]
+    documented = parse_config(yaml.safe_load(snippet.split("```")[0]))
+    check_config(documented)
+    assert documented.privacy.epsilon == 3.0 and documented.gates
+
+
+def test_tpr_gate_grammar() -> None:
+    from advlab.assess.gates import parse_gate
+    from advlab.errors import ConfigError
+
+    g = parse_gate("tpr_at_fpr(0.001, attack=lira) <= 1%")
+    assert g.args == {"fpr": 0.001, "attack": "lira"} and g.threshold == 0.01
+    for bad in ("tpr_at_fpr(1.5) <= 0.1", "tpr_at_fpr(lira) <= 0.1", "tpr_at_fpr <= 0.1"):
+        with pytest.raises(ConfigError):
+            parse_gate(bad)
