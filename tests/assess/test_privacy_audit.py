@@ -275,3 +275,25 @@ def test_tpr_gate_grammar() -> None:
     for bad in ("tpr_at_fpr(1.5) <= 0.1", "tpr_at_fpr(lira) <= 0.1", "tpr_at_fpr <= 0.1"):
         with pytest.raises(ConfigError):
             parse_gate(bad)
+
+
+def test_validate_reports_what_the_audit_cannot_do(tmp_path: Path) -> None:
+    from advlab.assess.preflight import preflight
+    from advlab.errors import ConfigError
+
+    here = Path(__file__).parent
+    py = {"kind": "python", "name": "py", "entry": "assess_helpers:digits_target"}
+    py["pythonpath"] = str(here)
+    cfg = audit_config(
+        targets=[dict(TARGET), py],
+        data={"dataset": "digits", "n": 50, "seed": 1},
+        gates=["tpr_at_fpr(0.05) <= 0.1", "tpr_at_fpr(0.01) <= 0.1"],
+    )
+    with pytest.raises(ConfigError) as err:
+        preflight(parse_config(cfg), tmp_path)
+    msg = str(err.value)
+    assert "targets.1: lira, rmia, shokri need(s) reference models" in msg
+    assert "targets.0" not in msg  # a reference target's recipe is known
+    assert "members would be wrong" in msg  # split seed 1, target trained on split seed 0
+    assert "gates.0: FPR 0.05 is not in privacy.fprs" in msg and "gates.1" not in msg
+    preflight(parse_config(audit_config(gates=["tpr_at_fpr(0.001) <= 0.01"])), tmp_path)

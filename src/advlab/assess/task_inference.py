@@ -31,6 +31,7 @@ import importlib
 import inspect
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -271,3 +272,51 @@ def audit_figures(
         out["dp_bound_exceeded"] = sorted(k for k in bound if measured[k] > bound[k] + 1e-12)
         out["dp_violated"] = out["empirical_epsilon"] > p.epsilon
     return out
+
+
+def privacy_problems(cfg: AssessmentConfig, config_dir: str | Path) -> list[str]:
+    """What ``advlab validate`` reports before a ``goal: inference`` run: targets whose
+    reference models cannot be trained like them, reference targets audited on other data,
+    and ``tpr_at_fpr`` gates at an FPR the audit does not compute."""
+    import json
+
+    from advlab.assess.build import resolve_path
+    from advlab.assess.config import ModelFileTarget
+    from advlab.assess.gates import parse_gate
+    from advlab.models.io import meta_path
+
+    if cfg.threat_model.goal != "inference":
+        return []
+    problems = []
+    names = [a.name for a in cfg.attacks] if cfg.attacks is not None else []
+    if cfg.attacks is None:
+        names = [n for n, _ in InferenceKind().default_suite(cfg)]
+    needs = []
+    for n in names:
+        try:
+            if NEEDS_REFERENCES in getattr(attack_class(n), "flags", ()):
+                needs.append(n)
+        except (AdvlabError, KeyError):
+            continue  # check_config reports unknown names
+    for i, t in enumerate(cfg.targets if needs and cfg.privacy.trainer is None else []):
+        known = isinstance(t, ReferenceTarget)
+        if isinstance(t, ModelFileTarget):
+            meta = meta_path(resolve_path(t.path, config_dir))
+            known = meta.is_file() and isinstance(json.loads(meta.read_text()).get("arch"), dict)
+        if not known:
+            problems.append(
+                f"targets.{i}: {', '.join(needs)} need(s) reference models trained like the "
+                "target, whose training recipe is unknown; give privacy.trainer: "
+                "'module:function'"
+            )
+    for t in cfg.targets:
+        try:
+            check_membership_truth(cfg, str(t.name))
+        except ConfigError as exc:
+            problems.append(f"data: {exc}")
+    keys = {f"{f * 100:g}%" for f in cfg.privacy.fprs}
+    for i, text in enumerate(cfg.gates):
+        g = parse_gate(text)
+        if g.metric == "tpr_at_fpr" and f"{g.args['fpr'] * 100:g}%" not in keys:
+            problems.append(f"gates.{i}: FPR {g.args['fpr']:g} is not in privacy.fprs")
+    return problems
