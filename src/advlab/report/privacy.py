@@ -150,7 +150,8 @@ def privacy_html(results: dict[str, Any]) -> str:
         '<section id="privacy"><h2>Membership inference</h2><p class="muted">Members: the '
         "target's training points; non-members: held-out points. TPR at a low FPR is what "
         "matters (Carlini et al. 2022); 95% bootstrap intervals; the empirical epsilon is a "
-        "95%-confidence lower bound from the whole ROC (Clopper-Pearson).</p>"
+        "95%-confidence lower bound from the whole ROC (Clopper-Pearson, simultaneous over "
+        "thresholds).</p>"
     ]
     for variant, recs in by_variant.items():
         dp = _dp_of(recs)
@@ -201,7 +202,8 @@ def privacy_markdown(results: dict[str, Any]) -> list[str]:
         "## Membership inference",
         "",
         "TPR at low FPR with 95% bootstrap intervals; the empirical epsilon is a 95%-confidence "
-        "lower bound (Clopper-Pearson). The log-log ROC curves are in the HTML report.",
+        "lower bound (Clopper-Pearson, simultaneous over thresholds). The log-log ROC curves "
+        "are in the HTML report.",
         "",
     ]
     for variant, recs in by_variant.items():
