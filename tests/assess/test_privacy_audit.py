@@ -46,7 +46,7 @@ def audit_config(**overrides: Any) -> dict[str, Any]:
             "rmia",
             {"name": "shokri", "params": {"attack_model": "logreg"}},
         ],
-        "privacy": {"reference_models": N_REFS, "epsilon": EPSILON, "dp_references": False},
+        "privacy": {"reference_models": N_REFS, "dp_epsilon": EPSILON, "dp_references": False},
         "gates": [
             "tpr_at_fpr(0.1) <= 1.0",
             "tpr_at_fpr(0.01, attack=lira) <= 0.0",
@@ -263,7 +263,7 @@ def test_example_and_documented_configs_validate() -> None:
     snippet = doc.split("## Privacy audits (membership inference)")[1].split("```yaml")[1]
     documented = parse_config(yaml.safe_load(snippet.split("```")[0]))
     check_config(documented)
-    assert documented.privacy.epsilon == 3.0 and documented.gates
+    assert documented.privacy.dp_epsilon == 3.0 and documented.gates
 
 
 def test_tpr_gate_grammar() -> None:

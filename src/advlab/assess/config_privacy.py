@@ -38,17 +38,17 @@ class PrivacySpec(BaseModel):
         "predict(x) -> logits; needed when the target's training recipe is unknown (ONNX, "
         "HTTP, Python targets).",
     )
-    epsilon: float | None = Field(
+    dp_epsilon: float | None = Field(
         None,
         gt=0,
         description="The target's (epsilon, delta)-DP guarantee, when it was trained with DP: "
         "the report draws the bound TPR <= e^eps FPR + delta and checks every attack against "
         "it.",
     )
-    delta: float = Field(1e-5, ge=0, lt=1, description="The delta of the DP guarantee.")
+    dp_delta: float = Field(1e-5, ge=0, lt=1, description="The delta of the DP guarantee.")
     dp_references: bool = Field(
         True,
-        description="With epsilon set, train the reference models with DP-SGD at that "
+        description="With dp_epsilon set, train the reference models with DP-SGD at that "
         "epsilon too (as the target was trained); needs the privacy extra.",
     )
     fprs: list[float] = Field(

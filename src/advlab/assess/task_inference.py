@@ -8,7 +8,7 @@ the attacker's reference models train on.
 Attacks that need reference models (flag ``needs_reference_models``: LiRA, RMIA, Shokri,
 ML-Leaks) get ``privacy.reference_models`` of them, trained *like the target*: the recipe of a
 ``reference`` target or of an advlab model file (its metadata's ``arch`` and ``train``), with
-DP-SGD at the target's ``privacy.epsilon`` when it was DP-trained, or the user's own
+DP-SGD at the target's ``privacy.dp_epsilon`` when it was DP-trained, or the user's own
 ``privacy.trainer`` (``module:function``). Each reference model trains on a balanced random
 half of the pool (:func:`advlab.attacks.inference.reference.balanced_membership`). They are
 trained once per target, in the runner's process and through the executor
@@ -20,7 +20,7 @@ through the same defense (the attacker sees the API, not the model).
 
 Each record carries the attack's metrics (AUC; TPR at ``privacy.fprs`` with 95% bootstrap
 intervals; the high-confidence empirical epsilon), the thinned log-log ROC curve and, when
-the target's ``privacy.epsilon`` is known, the DP bound ``TPR <= e^eps FPR + delta`` at each
+the target's ``privacy.dp_epsilon`` is known, the DP bound ``TPR <= e^eps FPR + delta`` at each
 FPR and whether the attack exceeds it (:mod:`advlab.report.privacy` renders them).
 """
 
@@ -111,8 +111,8 @@ def reference_trainer(cfg: AssessmentConfig, target: str, pts: Points, config_di
             "'arch' in its metadata); give privacy.trainer: 'module:function'"
         )
     spec, train = recipe
-    eps = p.epsilon if p.dp_references else None
-    return TorchTrainer(spec=spec, config=train, epsilon=eps, delta=p.delta)
+    eps = p.dp_epsilon if p.dp_references else None
+    return TorchTrainer(spec=spec, config=train, epsilon=eps, delta=p.dp_delta)
 
 
 def check_membership_truth(cfg: AssessmentConfig, target: str) -> None:
@@ -202,7 +202,7 @@ class InferenceKind(GenericKind):
         except BudgetExhausted as exc:
             return {"status": "skipped", "reason": f"query budget too small: {exc}"}
         p = cfg.privacy
-        res = attack.infer(signals, delta=p.delta, fprs=p.fprs, seed=task.seed % (2**31))
+        res = attack.infer(signals, delta=p.dp_delta, fprs=p.fprs, seed=task.seed % (2**31))
         out: dict[str, Any] = {"status": "ok", "result": small(res.to_dict(arrays=False))}
         out["result"]["privacy"] = audit_figures(res.scores, res.members, signals, attack, cfg)
         summary = out["result"].setdefault("summary", {})
@@ -257,20 +257,20 @@ def audit_figures(
     n_neg = int((~np.asarray(members, bool)).sum())
     out: dict[str, Any] = {
         "roc": [[f, t] for f, t in roc_points(scores, members, floor=1.0 / max(10 * n_neg, 1))],
-        "empirical_epsilon": empirical_epsilon(scores, members, delta=p.delta),
+        "empirical_epsilon": empirical_epsilon(scores, members, delta=p.dp_delta),
         "reference_models": signals.n_models,
-        "epsilon": p.epsilon,
-        "delta": p.delta,
+        "epsilon": p.dp_epsilon,
+        "delta": p.dp_delta,
     }
     mode = getattr(attack, "variance_mode", None)
     if callable(mode) and signals.n_models:
         out["variance_mode"] = mode(signals.n_models)
-    if p.epsilon is not None:
-        bound = {f"{f * 100:g}%": float(dp_tpr_bound(f, p.epsilon, p.delta)) for f in p.fprs}
+    if p.dp_epsilon is not None:
+        bound = {f"{f * 100:g}%": float(dp_tpr_bound(f, p.dp_epsilon, p.dp_delta)) for f in p.fprs}
         measured = {f"{f * 100:g}%": tpr_at_fpr(scores, members, f) for f in p.fprs}
         out["dp_bound"] = bound
         out["dp_bound_exceeded"] = sorted(k for k in bound if measured[k] > bound[k] + 1e-12)
-        out["dp_violated"] = out["empirical_epsilon"] > p.epsilon
+        out["dp_violated"] = out["empirical_epsilon"] > p.dp_epsilon
     return out
 
 
