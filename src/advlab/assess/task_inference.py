@@ -178,8 +178,10 @@ class InferenceKind(GenericKind):
             try:
                 check_membership_truth(cfg, name)
                 references_for(cfg, name, config_dir, ex)
-            except AdvlabError as exc:
-                log.warning("reference models of %r: %s", name, exc)
+            except Exception as exc:  # each task needing them records the failure itself
+                from advlab.assess.build import describe_error
+
+                log.warning("reference models of %r: %s", name, describe_error(exc))
 
     def execute(self, task: Task, cfg: AssessmentConfig, config_dir: str) -> dict[str, Any]:
         from advlab.attacks.inference.base import MembershipAttack
