@@ -13,6 +13,8 @@ Sections (run one or several; each writes ``<out>/<section>.json`` and prints a 
 - ``tutorial``: Shokri shadow models on an overfit CNN (digits), done right, with L2 and
   top-label defenses.
 - ``art``: IBM ART's membership attacks side by side on the same target and points.
+- ``lira16``: LiRA with 16 reference models (its default: a global variance) vs per-example
+  variances and the loss threshold at 0.1% FPR, on the ``mia`` task and a second one.
 
 Reproduce: ``python benchmarks/inference.py mia speedup utility tutorial art ray --out
 advlab-results/inference``.
@@ -128,7 +130,9 @@ def mlp_trainer(args: argparse.Namespace) -> Any:
     )
 
 
-def fit_target(trainer: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+def fit_target(
+    trainer: Any, x: np.ndarray, y: np.ndarray, *, num_classes: int = 20
+) -> tuple[Any, Any]:
     """(model, advlab target) for the benchmark's target model."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -137,10 +141,22 @@ def fit_target(trainer: Any, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
 
     torch.set_num_threads(1)
     with threadpool_limits(1):
-        model = trainer.fit(x, y, seed=10**6, num_classes=20)
+        model = trainer.fit(x, y, seed=10**6, num_classes=num_classes)
     if isinstance(trainer, SklearnMLPTrainer):
         return model, sk_target(model)
     return model, TorchClassifier(model, bounds=(0.0, 1.0), device="cpu")
+
+
+def reference_models(args: argparse.Namespace, trainer: Any, n: int) -> ReferenceModels:
+    """``n`` reference models (seed 1) through the command line's executor and cache."""
+    return ReferenceModels(
+        trainer=trainer,
+        n_models=n,
+        seed=1,
+        executor=args.executor,
+        executor_options={"workers": args.workers} if args.executor == "processes" else {},
+        cache_dir=args.cache,
+    )
 
 
 # ----------------------------------------------------------------------------- mia
@@ -154,14 +170,7 @@ def section_mia(args: argparse.Namespace) -> dict[str, Any]:
     train_acc, test_acc = float((pred == y)[members].mean()), float((pred == y)[~members].mean())
     log.info("target: train %.4f test %.4f", train_acc, test_acc)
     t0 = time.perf_counter()
-    ref = ReferenceModels(
-        trainer=trainer,
-        n_models=args.models,
-        seed=1,
-        executor=args.executor,
-        executor_options={"workers": args.workers} if args.executor == "processes" else {},
-        cache_dir=args.cache,
-    ).run(x, y)
+    ref = reference_models(args, trainer, args.models).run(x, y)
     t_ref = time.perf_counter() - t0
     sig = collect_signals(target, x, y, reference=ref, members=members)
     attacks: list[tuple[str, Any]] = [
@@ -575,14 +584,7 @@ def section_art(args: argparse.Namespace) -> dict[str, Any]:
     x, y, members = synthetic_pool(args.n, args.sep)
     trainer = mlp_trainer(args)
     model, target = fit_target(trainer, x[members], y[members])
-    ref = ReferenceModels(
-        trainer=trainer,
-        n_models=args.models,
-        seed=1,
-        executor=args.executor,
-        executor_options={"workers": args.workers} if args.executor == "processes" else {},
-        cache_dir=args.cache,
-    ).run(x, y)
+    ref = reference_models(args, trainer, args.models).run(x, y)
     sig = collect_signals(target, x, y, reference=ref, members=members)
     rng = np.random.default_rng(5)
     half = rng.random(len(x)) < 0.5  # attack-training half (for ART black-box) / evaluation half
@@ -706,13 +708,99 @@ def torch_module() -> type:
     return torch.nn.Module
 
 
+# ----------------------------------------------------------------------------- lira16
+def _lira16_task(args: argparse.Namespace, task: str) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    """(trainer, x, y, members) of one ``lira16`` task."""
+    if task == "synthetic":  # the ``mia`` section's task and recipe
+        x, y, members = synthetic_pool(args.n, args.sep)
+        return mlp_trainer(args), x, y, members
+    # second task: 10 classes, 20 features, less separable, a scikit-learn MLP
+    from advlab.data import load_dataset
+
+    ds = load_dataset(
+        "synthetic", seed=3, n_samples=args.n, n_features=20, n_classes=10, class_sep=1.0
+    )
+    x = np.concatenate([ds.x_train, ds.x_test])
+    y = np.concatenate([ds.y_train, ds.y_test])
+    members = np.zeros(len(x), bool)
+    members[np.random.default_rng(103).permutation(len(x))[: len(x) // 2]] = True
+    return SklearnMLPTrainer(hidden=(256, 256), max_iter=200), x, y, members
+
+
+def section_lira16(args: argparse.Namespace) -> dict[str, Any]:
+    """LiRA with 16 reference models: the default (global variance below 64 references)
+    against per-example variances and the loss threshold, at 0.1% FPR, on two tasks.
+
+    20 reference models per task: models 4-19 are the 16 references of every evaluation;
+    the separately trained target, then models 0-3 in turn (leave-one-out, pooled), are the
+    targets."""
+    out: dict[str, Any] = {}
+    n_refs, n_loo = 16, 4
+    for task in ("synthetic", "synthetic10-sklearn"):
+        trainer, x, y, members = _lira16_task(args, task)
+        k = int(y.max() + 1)
+        model, target = fit_target(trainer, x[members], y[members], num_classes=k)
+        pred = target.labels(target.check_inputs(x)).numpy()
+        acc = (float((pred == y)[members].mean()), float((pred == y)[~members].mean()))
+        t0 = time.perf_counter()
+        ref = reference_models(args, trainer, n_refs + n_loo).run(x, y)
+        t_ref = time.perf_counter() - t0
+        refs = slice(n_loo, n_loo + n_refs)
+        sig = collect_signals(target, x, y, members=members)
+        sig = Signals(sig.labels, sig.target_logits, ref.logits[refs], ref.ref_in[refs], members)
+        attacks: list[tuple[str, Any]] = [
+            ("loss threshold (Yeom)", LossThreshold()),
+            ("LiRA online, default (global variance)", LiRA()),
+            ("LiRA online, per-example variance", LiRA(fixed_variance=False)),
+            ("LiRA offline, default (global variance)", LiRA(offline=True)),
+            ("LiRA offline, per-example variance", LiRA(offline=True, fixed_variance=False)),
+            ("RMIA online", RMIA()),
+        ]
+        rows = [row(name, atk.score(sig), members) for name, atk in attacks]
+        pooled: dict[str, list[np.ndarray]] = {name: [] for name, _ in attacks}
+        truth = []
+        for m in range(n_loo):
+            s_m = Signals(y, ref.logits[m], ref.logits[refs], ref.ref_in[refs], ref.ref_in[m])
+            truth.append(ref.ref_in[m])
+            for name, atk in attacks:
+                pooled[name].append(atk.score(s_m))
+        pooled_rows = [row(n, np.concatenate(v), np.concatenate(truth)) for n, v in pooled.items()]
+
+        def ratios(rs: list[dict[str, Any]]) -> dict[str, float]:
+            loss = rs[0]["tpr"]["0.1%"]
+            return {r["attack"]: r["tpr"]["0.1%"] / max(loss, 1e-12) for r in rs[1:]}
+
+        out[task] = {
+            "setup": {
+                "n_pool": len(x),
+                "train_acc": acc[0],
+                "test_acc": acc[1],
+                "references": n_refs,
+                "ref_seconds": t_ref,
+            },
+            "rows": rows,
+            "pooled": pooled_rows,
+            "ratio_to_loss": ratios(rows),
+            "pooled_ratio_to_loss": ratios(pooled_rows),
+        }
+        print(f"\n== {task}: {json.dumps(out[task]['setup'])}")
+        print(fmt_rows(rows))
+        print(f"\npooled over {n_loo} leave-one-out targets\n" + fmt_rows(pooled_rows))
+        print("ratios to loss at 0.1% FPR:", json.dumps(out[task]["ratio_to_loss"], indent=1))
+        print("pooled ratios:", json.dumps(out[task]["pooled_ratio_to_loss"], indent=1))
+    save(Path(args.out), "lira16", out)
+    return out
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "sections", nargs="+", choices=["mia", "speedup", "ray", "utility", "tutorial", "art"]
+        "sections",
+        nargs="+",
+        choices=["mia", "speedup", "ray", "utility", "tutorial", "art", "lira16"],
     )
     p.add_argument("--out", default="advlab-results/inference")
     p.add_argument("--cache", default=None, help="reference-model logits cache (resumable)")

@@ -147,6 +147,7 @@ def test_attack_accepts_keras_files_and_entry_points(tmp_path, capsys, monkeypat
     code, out, err = run(["attack", "os:system", "wine"], capsys)
     assert code == 2 and "refused" in err
 
+
 def test_list_piped_keeps_names_and_links_whole(capsys):
     code, text, _ = run(["list", "--json"], capsys)
     metas = json.loads(text)

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from advlab.assess.config_privacy import PrivacySpec
 from advlab.assess.config_targets import (  # noqa: F401  (re-exported: the config API)
     DENIED_ENTRY_MODULES,
     EntryPointTarget,
@@ -267,6 +268,7 @@ class AssessmentConfig(_Strict):
     seed: int = 0
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)  # type: ignore[arg-type]
     sanity: SanitySpec = Field(default_factory=SanitySpec)  # type: ignore[arg-type]
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec)  # type: ignore[arg-type]
     reports: list[ReportFormat] = Field(default_factory=lambda: list(REPORT_FORMATS))
 
     @model_validator(mode="before")

@@ -11,7 +11,9 @@ Grammar (whitespace is free)::
 
 Metrics (evasion): ``robust_accuracy(norm, eps, attack=, target=)`` (per-point worst case
 over the attacks unless ``attack=`` names one), ``attack_success_rate(norm, eps, attack=,
-target=)``, ``clean_accuracy(target=)``. Any goal: ``metric(KEY, attack=, target=)`` reads
+target=)``, ``clean_accuracy(target=)``. Membership inference: ``tpr_at_fpr(fpr, attack=,
+target=)``, the TPR at that FPR of the strongest attack unless ``attack=`` names one (the FPR
+must be one of ``privacy.fprs``). Any goal: ``metric(KEY, attack=, target=)`` reads
 a number from the results' summaries (``metric(tpr_at_fpr_0.001, attack=lira) <= 0.05``).
 Without ``target=`` a gate covers every target and defended variant and holds only if it
 holds for each; the reported value is the worst one.
@@ -60,6 +62,7 @@ METRICS: dict[str, dict[str, Any]] = {
     "robust_accuracy": {"positional": ["norm", "eps"], "keywords": {"attack", "target"}},
     "attack_success_rate": {"positional": ["norm", "eps"], "keywords": {"attack", "target"}},
     "clean_accuracy": {"positional": [], "keywords": {"target"}},
+    "tpr_at_fpr": {"positional": ["fpr"], "keywords": {"attack", "target"}},
     "metric": {"positional": ["key"], "keywords": {"attack", "target", "eps"}},
 }
 
@@ -215,6 +218,8 @@ def parse_gate(text: str) -> Gate:
         raise ConfigError(f"gate {text!r}: {metric} needs {', '.join(missing)}")
     if "norm" in args and args["norm"] not in ("linf", "l2", "l1"):
         raise ConfigError(f"gate {text!r}: norm must be linf, l2 or l1, got {args['norm']!r}")
+    if "fpr" in args and not (isinstance(args["fpr"], float) and 0 < args["fpr"] < 1):
+        raise ConfigError(f"gate {text!r}: fpr must be a number in (0, 1), got {args['fpr']!r}")
     if "eps" in args and not isinstance(args["eps"], float):
         raise ConfigError(f"gate {text!r}: eps must be a number, got {args['eps']!r}")
     op = expect("op")
@@ -310,6 +315,8 @@ def gate_values(gate: Gate, records: list[dict[str, Any]]) -> tuple[dict[str, fl
             if accs:
                 values[v] = accs[0]
         return values, "" if values else "no clean accuracy was measured"
+    if gate.metric == "tpr_at_fpr":
+        return _tpr_values(gate, records, variants)
     # metric(KEY, attack=, target=, eps=)
     key = str(a["key"])
     for v in variants:
@@ -329,6 +336,38 @@ def gate_values(gate: Gate, records: list[dict[str, Any]]) -> tuple[dict[str, fl
         if vals:
             values[v] = gate.worst(vals)
     return values, "" if values else f"no finished result reports {key!r}"
+
+
+def _tpr_values(
+    gate: Gate, records: list[dict[str, Any]], variants: list[str]
+) -> tuple[dict[str, float], str]:
+    """Per variant, the membership TPR at ``fpr`` of the strongest attack (or ``attack=``)."""
+    fpr, attack = float(gate.args["fpr"]), gate.args.get("attack")
+    key = f"{fpr * 100:g}%"
+    values: dict[str, float] = {}
+    seen: set[str] = set()
+    for v in variants:
+        vals = []
+        for r in records:
+            t = r["task"]
+            if r.get("status") != "ok" or t["variant"] != v or t["role"] != "suite":
+                continue
+            if attack is not None and t["attack"] != attack:
+                continue
+            tprs = ((r.get("result") or {}).get("summary") or {}).get("tpr_at_fpr")
+            if isinstance(tprs, dict):
+                seen.update(tprs)
+                if key in tprs and not math.isnan(num(tprs[key])):
+                    vals.append(num(tprs[key]))
+        if vals:
+            values[v] = max(vals)
+    if values:
+        return values, ""
+    if seen:
+        computed = ", ".join(sorted(seen))
+        return {}, f"no TPR at {key} FPR (computed at {computed}): add it to privacy.fprs"
+    which = f" for attack {attack!r}" if attack else ""
+    return {}, f"no finished membership-inference result{which}"
 
 
 def _lookup(d: dict[str, Any], key: str) -> float | None:

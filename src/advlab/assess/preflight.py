@@ -125,6 +125,7 @@ def preflight(cfg: AssessmentConfig, config_dir: str | Path, *, probe: bool = Fa
     """Check ``cfg`` as described in the module docstring; raises :class:`ConfigError`
     listing every problem. Returns notes to show the user (python targets are imported)."""
     from advlab.assess.build import attack_class, defense_class
+    from advlab.assess.task_inference import privacy_problems
 
     cdir = Path(config_dir)
     problems: list[str] = []
@@ -146,6 +147,7 @@ def preflight(cfg: AssessmentConfig, config_dir: str | Path, *, probe: bool = Fa
         if (msg := _plugin_problem(dcls, d.params, f"defenses.{i}.params")) is not None:
             problems.append(msg)
     problems += _gate_problems(cfg)
+    problems += privacy_problems(cfg, cdir)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return [

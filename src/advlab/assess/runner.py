@@ -308,6 +308,7 @@ def run_assessment(
     ]
     interrupted = False
     try:
+        TASK_KINDS[cfg.threat_model.goal].prepare(cfg, str(cdir.resolve()), runnable, ex)
         ex.map(execute_payload, payloads, description=f"assess {cfg.name}")
     except KeyboardInterrupt:
         interrupted = True

@@ -136,6 +136,12 @@ class TaskKind:
         """Sanity checks the plan leaves out, with the reason (none by default)."""
         return []
 
+    def prepare(
+        self, cfg: AssessmentConfig, config_dir: str, tasks: list[Task], executor: Any
+    ) -> None:
+        """Shared work of the ``tasks`` about to run, done once in the runner's process
+        through ``executor`` (e.g. reference models); nothing by default."""
+
     def min_queries_per_point(self, attack: Any) -> int | None:
         return None
 

@@ -1,4 +1,4 @@
-"""Extraction and membership-inference tasks (and the base of poisoning): one task per
+"""Extraction tasks (and the base of inference and poisoning): one task per
 (variant, attack), no eps.
 
 An attack class may define ``assess_task(target, points, *, seed) -> Result``; otherwise its
@@ -112,8 +112,3 @@ def small(d: dict[str, Any]) -> dict[str, Any]:
 class ExtractionKind(GenericKind):
     goal = "extraction"
     verb = "extract"
-
-
-class InferenceKind(GenericKind):
-    goal = "inference"
-    verb = "infer"

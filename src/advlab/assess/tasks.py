@@ -3,7 +3,8 @@
 Each goal has a :class:`TaskKind` in :data:`TASK_KINDS` (one module each): it plans the
 tasks of the goal, recommends a default suite, estimates an attack's minimum query cost and
 executes one task. Evasion (:mod:`advlab.assess.task_evasion`) is implemented end to end.
-Extraction and inference (:mod:`advlab.assess.task_generic`) and poisoning
+Extraction (:mod:`advlab.assess.task_generic`), inference with reference models
+(:mod:`advlab.assess.task_inference`) and poisoning
 (:mod:`advlab.assess.task_poisoning`) plug in by name: an attack class may define
 ``assess_task(target, points, *, seed) -> Result``; otherwise its verb (``extract`` /
 ``infer`` / ``poison``) is called with arguments bound by parameter name from ``target, x,
@@ -32,7 +33,8 @@ from advlab.assess.task_base import (
     variants,
 )
 from advlab.assess.task_evasion import MAX_EXAMPLES, EvasionKind, probe
-from advlab.assess.task_generic import ExtractionKind, InferenceKind
+from advlab.assess.task_generic import ExtractionKind
+from advlab.assess.task_inference import InferenceKind
 from advlab.assess.task_poisoning import PoisoningKind, victim_recipe
 
 log = logging.getLogger(__name__)

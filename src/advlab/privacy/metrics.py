@@ -274,12 +274,23 @@ def membership_metrics(
 
 
 def empirical_epsilon(
-    scores: Any, members: Any, *, delta: float = 1e-5, alpha: float = 0.05
+    scores: Any,
+    members: Any,
+    *,
+    delta: float = 1e-5,
+    alpha: float = 0.05,
+    simultaneous: bool = True,
 ) -> float:
     """A high-confidence lower bound on epsilon from the whole ROC curve.
 
     For each threshold, Clopper-Pearson bounds turn the observed counts into a pessimistic
     (low) TPR and a pessimistic (high) FPR; the largest epsilon they imply is returned.
+    Taking the largest over ``K`` thresholds is a multiple comparison: with ``simultaneous``
+    (the default) each threshold's intervals are at level ``alpha / K`` (Bonferroni), so the
+    returned bound holds with probability ``1 - alpha`` although the threshold was chosen on
+    the same data. Without it, each threshold is at level ``alpha`` and the maximum is
+    optimistic (on a model with no signal it can report an epsilon near 1 with a few hundred
+    examples).
     """
     from scipy.stats import beta
 
@@ -288,6 +299,8 @@ def empirical_epsilon(
     f, t, _ = roc_curve(s, m)
     tp = np.round(t[1:] * n_pos).astype(int)
     fp = np.round(f[1:] * n_neg).astype(int)
+    if simultaneous:
+        alpha = alpha / max(len(tp), 1)
     # Clopper-Pearson: lower bound of TPR, upper bound of FPR (vectorised)
     t_lo = np.where(tp > 0, beta.ppf(alpha / 2, np.maximum(tp, 1), n_pos - tp + 1), 0.0)
     f_hi = np.where(fp < n_neg, beta.ppf(1 - alpha / 2, fp + 1, np.maximum(n_neg - fp, 1)), 1.0)

@@ -199,7 +199,8 @@ def build_view(results: dict[str, Any]) -> View:
                 )
             )
         elif r.get("status") == "ok":
-            view.other.append(r)
+            if "privacy" not in res:  # membership audits have their own section
+                view.other.append(r)
             continue
         else:
             view.rows.append(

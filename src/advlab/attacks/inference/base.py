@@ -142,15 +142,15 @@ class MembershipAttack(Attack):
         """One float64 score per example; higher means more likely a member."""
 
     def assess_task(self, target: Target, points: Any, *, seed: int = 0) -> MembershipResult:
-        """Assessment hook: members are the target's training points, non-members the
-        held-out test points (balanced, as many of each as the smaller set, capped by the
-        assessment's ``n``); signals come from the target alone. Attacks that need reference
-        models (LiRA, RMIA, Shokri) say so: run them through the Python API with
-        :class:`ReferenceModels` instead."""
+        """Score the target alone: members are the target's training points, non-members
+        the held-out test points (balanced, as many of each as the smaller set, capped by
+        ``len(points.x)``). Attacks that need reference models (LiRA, RMIA, Shokri) say so:
+        a ``goal: inference`` assessment trains them (:mod:`advlab.assess.task_inference`),
+        or build signals with :class:`ReferenceModels` from Python."""
         if self.has("needs_reference_models"):
             raise ConfigError(
-                f"{self.name} needs reference models trained like the target; the assessment "
-                "runner provides none: use advlab.attacks.inference.ReferenceModels"
+                f"{self.name} needs reference models trained like the target: run it in a "
+                "goal: inference assessment, or use advlab.attacks.inference.ReferenceModels"
             )
         k = min(len(points.x_train), len(points.x_test), max(len(points.x), 1))
         x = np.concatenate([points.x_train[:k], points.x_test[:k]])

@@ -13,9 +13,17 @@ example:
 - offline: OUT models only, one-sided test; score = ``-log Pr[Z > phi]`` with
   ``Z ~ N(mu_out, s_out^2)`` (``-logsf``: no saturation for very confident members).
 
-``fixed_variance=True`` replaces the per-example variances by one pooled within-example
-variance (IN and OUT separately), which the paper recommends with few reference models
-(below ~64). Needs :class:`~advlab.attacks.inference.signals.Signals` with reference models.
+Variance: per-example (each example's own IN and OUT variances) or global (one pooled
+within-example variance for IN and one for OUT). **The default rule** (``fixed_variance=None``):
+a global variance below :data:`GLOBAL_VARIANCE_BELOW` = 64 reference models, per-example
+variances from 64 up. The paper finds per-example variances better only with many shadow
+models and recommends a global variance when there are few (below 64): with ``M``
+references each example's IN and OUT variances rest on about ``M / 2`` values each, too few
+to estimate a variance per example (an underestimated variance turns a small deviation into
+a huge likelihood ratio), while the pooled estimate uses all ``N * M`` values.
+``fixed_variance=True`` / ``False`` forces global / per-example. The mode used is in
+:meth:`LiRA.variance_mode`. Needs :class:`~advlab.attacks.inference.signals.Signals` with
+reference models.
 
 Example:
     >>> LiRA(offline=False).infer(signals).tpr_at(0.001)
@@ -30,6 +38,18 @@ from advlab.attacks.inference.base import MembershipAttack
 from advlab.attacks.inference.signals import Signals, logit_confidence
 from advlab.errors import ConfigError
 from advlab.registry import register_attack
+
+GLOBAL_VARIANCE_BELOW = 64
+"""Fewer reference models than this: LiRA's default uses a global variance (Carlini et al.
+2022 recommend it below 64 shadow models); from this many up, per-example variances."""
+
+
+def variance_mode(n_models: int, fixed_variance: bool | None = None) -> str:
+    """``"global"`` or ``"per-example"``: the variance LiRA uses with ``n_models`` reference
+    models (``fixed_variance`` forces it; ``None`` applies :data:`GLOBAL_VARIANCE_BELOW`)."""
+    if fixed_variance is None:
+        return "global" if n_models < GLOBAL_VARIANCE_BELOW else "per-example"
+    return "global" if fixed_variance else "per-example"
 
 
 def _masked_stats(
@@ -62,12 +82,16 @@ class LiRA(MembershipAttack):
         self,
         *,
         offline: bool = False,
-        fixed_variance: bool = False,
+        fixed_variance: bool | None = None,
         min_std: float = 1e-3,
     ) -> None:
         self.offline = offline
         self.fixed_variance = fixed_variance
         self.min_std = min_std
+
+    def variance_mode(self, n_models: int) -> str:
+        """The variance (``"global"`` / ``"per-example"``) used with ``n_models`` references."""
+        return variance_mode(n_models, self.fixed_variance)
 
     def score(self, signals: Signals) -> np.ndarray:
         signals.require_scores(self.name)
@@ -84,10 +108,11 @@ class LiRA(MembershipAttack):
                 f"{self.name}: examples {missing[:10].tolist()} are in every reference model; "
                 "LiRA needs OUT models for each example"
             )
-        mu_out, sd_out = _masked_stats(phi_r, out_mask, self.fixed_variance, self.min_std)
+        fixed = self.variance_mode(signals.n_models) == "global"
+        mu_out, sd_out = _masked_stats(phi_r, out_mask, fixed, self.min_std)
         if self.offline:
             z = (phi_t - mu_out) / sd_out
             return -norm.logsf(z).mean(axis=1)  # type: ignore[no-any-return]
-        mu_in, sd_in = _masked_stats(phi_r, signals.ref_in, self.fixed_variance, self.min_std)
+        mu_in, sd_in = _masked_stats(phi_r, signals.ref_in, fixed, self.min_std)
         llr = norm.logpdf(phi_t, mu_in, sd_in) - norm.logpdf(phi_t, mu_out, sd_out)
         return llr.mean(axis=1)  # type: ignore[no-any-return]
