@@ -34,11 +34,24 @@ def credit_models(credit: Any) -> tuple[Any, Any]:
     return _linear(credit, 0), _linear(credit, 1)
 
 
+def linear_target(model: Any) -> Any:  # the twin of credit_entry.credit_linear
+    """A float32 torch twin of a fitted binary logistic regression (logits ``[0, w.x + b]``)."""
+    import torch
+
+    from advlab.targets import TorchClassifier
+
+    layer = torch.nn.Linear(model.coef_.shape[1], 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(np.vstack([0 * model.coef_[0], model.coef_[0]])))
+        layer.bias.copy_(torch.tensor([0.0, float(model.intercept_[0])]))
+    return TorchClassifier(
+        layer.eval(), bounds=(0.0, 1.0), input_shape=(layer.in_features,), num_classes=2
+    )
+
+
 @pytest.fixture()
 def credit_target(credit_models: Any) -> Any:
-    from advlab.targets import SklearnClassifier
-
-    return SklearnClassifier(credit_models[0], bounds=(0.0, 1.0))
+    return linear_target(credit_models[0])
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +59,9 @@ def credit_batch(credit: Any, credit_models: Any) -> tuple[np.ndarray, np.ndarra
     """Twelve test points the victim classifies correctly."""
     x, y = credit.x_test, credit.y_test
     ok = credit_models[0].predict(x) == y
-    return x[ok][:12].astype(np.float64), y[ok][:12]
+    return x[ok][:12].astype(np.float32), y[ok][:12]
+
+
+@pytest.fixture()
+def credit_surrogate(credit_models: Any) -> Any:
+    return linear_target(credit_models[1])

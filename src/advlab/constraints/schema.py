@@ -247,7 +247,7 @@ class ConstraintSet:
 
     def flat(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` as ``(N, d)`` with ``d`` the number of features."""
-        f = x.reshape(len(x), -1)
+        f = x.reshape(len(x), -1) if len(x) else x.reshape(0, len(self.features))
         if f.shape[1] != len(self.features):
             raise InputError(
                 f"inputs have {f.shape[1]} features per point; the constraint set declares {len(self.features)}"

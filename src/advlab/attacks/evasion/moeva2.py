@@ -84,7 +84,7 @@ class MoEvA2(EvasionAttack):
     tags = frozenset({"modality:tabular"})
     flags = frozenset({"iterative", "query_based", "randomized", "targeted"})
 
-    fast_params: ClassVar[dict[str, Any]] = {"generations": 5, "population": 16}
+    fast_params: ClassVar[dict[str, Any]] = {"generations": 3, "population": 10}
 
     def __init__(
         self,
@@ -141,8 +141,9 @@ class MoEvA2(EvasionAttack):
         cs = constraints_of(target)
         shape = x0.shape[1:]
         flat0 = x0.reshape(-1).double().cpu().numpy()
-        lo = target.lower.expand(shape).reshape(-1).double().cpu().numpy()
-        hi = target.upper.expand(shape).reshape(-1).double().cpu().numpy()
+        # copies: the target's bound tensors must not be edited through a shared array
+        lo = np.array(target.lower.expand(shape).reshape(-1).double().cpu(), copy=True)
+        hi = np.array(target.upper.expand(shape).reshape(-1).double().cpu(), copy=True)
         free = np.ones(len(flat0), dtype=bool)
         if cs is not None:
             free[cs.immutable_columns()] = False
