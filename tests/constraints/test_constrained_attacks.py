@@ -103,3 +103,30 @@ def test_cpgd_penalty_direction_reduces_violations(credit_cs: Any) -> None:
     g = _penalty_grad(credit_cs, x)
     after = float(credit_cs.penalty(x - 1e-3 * g / g.norm()))
     assert after < before
+
+
+def test_cpgd_chains_the_gradient_through_defined_features(credit_cs: Any) -> None:
+    from advlab.attacks.evasion.cpgd import _through_definitions
+
+    cs = credit_cs
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, len(cs.features), generator=g, dtype=torch.float64) * 0.5 + 0.25
+    w = torch.randn(len(cs.features), generator=g, dtype=torch.float64)  # a linear "loss"
+    chained = _through_definitions(cs, x, w.expand_as(x).clone())
+    defined = [j for j, _ in cs.definitions()]
+    assert bool((chained[:, defined] == 0).all())
+
+    def loss_after_definitions(z: torch.Tensor) -> torch.Tensor:
+        raw = cs.to_raw(z)
+        for j, rel in defined_rels:
+            raw[:, j] = rel.right.evaluate(cs.columns(raw))
+        return cs.to_input(raw, torch.float64) @ w
+
+    defined_rels = cs.definitions()
+    amount = cs.index["amount"]
+    h = 1e-6
+    up, down = x.clone(), x.clone()
+    up[:, amount] += h
+    down[:, amount] -= h
+    numeric = (loss_after_definitions(up) - loss_after_definitions(down)) / (2 * h)
+    assert torch.allclose(chained[:, amount], numeric, rtol=1e-4, atol=1e-6)

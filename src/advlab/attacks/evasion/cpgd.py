@@ -8,13 +8,17 @@ repair after every step:
 1. one gradient of the model's loss at the iterate (counted by the target's meter) and one
    of the constraint penalty (:meth:`ConstraintSet.penalty`, computed locally: it is the
    attacker's own knowledge of the domain, not a query);
-2. the direction is the steepest-ascent step of ``g / |g|_2 - penalty_weight * p / |p|_2``
+2. with ``chain_definitions`` (an addition to the paper's CPGD), the loss gradient is
+   chained through the features the repair recomputes from others (``instalment`` from
+   ``amount``, ``rate`` and ``term``): their own coordinates get no step (the repair would
+   overwrite it) and the features they are computed from get its effect;
+3. the direction is the steepest-ascent step of ``g / |g|_2 - penalty_weight * p / |p|_2``
    (``g`` the loss gradient, ``p`` the penalty gradient, each unit-normalised so that
    neither dominates by its units; ``p = 0`` where the relations hold);
-3. projection onto the eps ball, then the exact repair of
+4. projection onto the eps ball, then the exact repair of
    :func:`~advlab.constraints.repair.repair` (mutability, bounds, types, one-hot groups,
    defined features), then the bounds;
-4. a point stops at its first iterate that is adversarial **and** feasible and inside the
+5. a point stops at its first iterate that is adversarial **and** feasible and inside the
    eps ball (per-sample early stop; the best iterate is kept).
 
 Without constraints it is PGD with an evaluation of the last iterate. Constraints come from
@@ -56,6 +60,8 @@ class CPGD(EvasionAttack):
         steps: iterations per restart.
         step_size: step length; default ``2.5 * eps / steps``.
         penalty_weight: weight of the unit-normalised penalty gradient against the loss's.
+        chain_definitions: chain the loss gradient through the defined features (see the
+            module docstring); ``False`` is the paper's CPGD.
         random_start: start from a random point of the ball (repaired) instead of ``x``.
         restarts: runs on the points not yet broken.
         loss: ``ce`` | ``margin`` | ``dlr``.
@@ -81,6 +87,7 @@ class CPGD(EvasionAttack):
         steps: int = 50,
         step_size: float | None = None,
         penalty_weight: float = 1.0,
+        chain_definitions: bool = True,
         random_start: bool = False,
         restarts: int = 1,
         loss: str = "ce",
@@ -93,6 +100,7 @@ class CPGD(EvasionAttack):
         self.steps = steps
         self.step_size = step_size
         self.penalty_weight = penalty_weight
+        self.chain_definitions = chain_definitions
         self.random_start = random_start
         self.restarts = restarts
         self.loss = loss
@@ -149,6 +157,8 @@ class CPGD(EvasionAttack):
                 active, xa, x0, grad = active[keep], xa[keep], x0[keep], grad[keep]
             if len(active) == 0 or t == self.steps:
                 break
+            if cs is not None and self.chain_definitions:
+                grad = _through_definitions(cs, xa, grad)
             direction = _unit(grad)
             if cs is not None and self.penalty_weight > 0:
                 direction = direction - self.penalty_weight * _unit(_penalty_grad(cs, xa))
@@ -165,6 +175,24 @@ def _rows(goal: Goal, idx: torch.Tensor) -> Callable[[torch.Tensor], torch.Tenso
         return goal.objective(z, idx)
 
     return objective
+
+
+def _through_definitions(cs: ConstraintSet, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """The loss gradient at ``x`` chained through the features the repair recomputes: the
+    gradient of ``L(d(x))`` with ``d`` the definitions, i.e. ``J_d(x)^T grad`` (zero on
+    the defined features themselves, whose own steps the repair would overwrite)."""
+    defs = cs.definitions()
+    if not defs:
+        return grad
+    with torch.enable_grad():
+        xi = x.detach().reshape(len(x), -1).double().requires_grad_(True)
+        cols = list(cs.to_raw(xi).unbind(1))
+        for j, rel in defs:
+            cols[j] = rel.right.evaluate(dict(zip(cs.names, cols, strict=True)))  # type: ignore[attr-defined]
+        out = cs.to_input(torch.stack(cols, 1), torch.float64)
+        g = torch.nan_to_num(grad.detach().reshape(len(x), -1).double())
+        (chained,) = torch.autograd.grad(out, xi, grad_outputs=g)
+    return torch.nan_to_num(chained).to(grad.dtype).reshape(grad.shape)
 
 
 def _unit(g: torch.Tensor) -> torch.Tensor:
