@@ -135,6 +135,90 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def export_peer(args: argparse.Namespace) -> None:
+    """The points, model and constraint metadata for benchmarks/constrained_peer.py."""
+    import numpy as np
+
+    ds = credit(seed=0)
+    cs: ConstraintSet = ds.meta["constraints"]
+    model = reference_model("credit").model
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    x = torch.as_tensor(ds.x_test[: args.n_peer])
+    mut = {j: m for j, _, m in cs._mutability()}
+    arrays: dict[str, Any] = {
+        "x": cs.to_raw(x).numpy(),
+        "y": ds.y_test[: args.n_peer],
+        "lo": np.array([f.lower for f in cs.features]),
+        "hi": np.array([f.upper for f in cs.features]),
+        "names": np.array(cs.names),
+        "types": np.array([f.type for f in cs.features]),
+        "immutable": np.array([mut.get(j) == "immutable" for j in range(len(cs.features))]),
+        "increase": np.array([mut.get(j) == "increase" for j in range(len(cs.features))]),
+        "eps": np.array(args.peer_eps),
+        "generations": np.array(args.generations),
+        "population": np.array(args.population),
+        "n_layers": np.array(len(linears)),
+    }
+    for i, lin in enumerate(linears):
+        arrays[f"w{i}"] = lin.weight.detach().double().numpy()
+        arrays[f"b{i}"] = lin.bias.detach().double().numpy()
+    np.savez(args.export_peer, **arrays)
+
+
+def compare_peer(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """advlab's MoEvA2 and the peer's on the same points: valid success (advlab's checker)."""
+    import numpy as np
+
+    ds = credit(seed=0)
+    cs: ConstraintSet = ds.meta["constraints"]
+    target = reference_model("credit").target(device="cpu")
+    peer = np.load(args.peer_result, allow_pickle=False)
+    x = torch.as_tensor(ds.x_test[: args.n_peer])
+    y = torch.as_tensor(ds.y_test[: args.n_peer])
+    correct = target.labels(x) == y
+    k = int(correct.sum())
+    rows = []
+    for eps in args.peer_eps:
+        pop = torch.as_tensor(peer[f"x_adv_{eps:g}"])  # (n, population, d) raw
+        n, m, d = pop.shape
+        scaled = cs.to_input(pop.reshape(n * m, d).double(), torch.float64)
+        x_rep = x.double().repeat_interleave(m, 0)
+        y_rep = y.repeat_interleave(m)
+        ok = valid(cs, target, x_rep, y_rep, scaled, eps).reshape(n, m)
+        feas = cs.feasible(scaled, x_rep).reshape(n, m)
+        counts = cs.violations(scaled, x_rep).counts()
+        rows.append(
+            {
+                "eps": eps,
+                "attack": "constrained-attacks MoEvA2",
+                "points": k,
+                "valid_success_rate": round(float((ok.any(1) & correct).sum()) / k, 3),
+                "feasible_candidates": round(float(feas.double().mean()), 3),
+                "most_violated": sorted(counts.items(), key=lambda kv: -kv[1])[:3],
+                "seconds": round(float(peer[f"seconds_{eps:g}"]), 1),
+            }
+        )
+        atk = MoEvA2(
+            eps=eps, generations=args.generations, population=args.population, constraints=cs
+        )
+        t0 = time.perf_counter()
+        res = atk.run(ScoresOnly(target), x, y)
+        ok1 = valid(cs, target, x, y, res.x_adv, eps)
+        rows.append(
+            {
+                "eps": eps,
+                "attack": "advlab MoEvA2",
+                "points": k,
+                "valid_success_rate": round(float((ok1 & correct).sum()) / k, 3),
+                "feasible_candidates": None,
+                "most_violated": [],
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        log.info("%s\n%s", rows[-2], rows[-1])
+    return rows
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = "| eps | attack | points | success | valid success | feasible share of successes | queries/point | seconds |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]
@@ -155,9 +239,22 @@ def main() -> None:
     p.add_argument("--generations", type=int, default=30)
     p.add_argument("--population", type=int, default=48)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--n-peer", type=int, default=50)
+    p.add_argument("--peer-eps", type=float, nargs="+", default=[0.1, 0.2])
+    p.add_argument("--export-peer", type=Path, default=None, help="write the peer's input and stop")
+    p.add_argument("--peer-result", type=Path, default=None, help="compare with the peer's output")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
+    if args.export_peer is not None:
+        export_peer(args)
+        return
+    if args.peer_result is not None:
+        peer_rows = compare_peer(args)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(peer_rows, indent=2))
+        return
     rows = run(args)
     text = markdown(rows)
     logging.getLogger().info("\n%s", text)
