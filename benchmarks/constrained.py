@@ -53,11 +53,12 @@ def valid(
     y: torch.Tensor,
     xa: torch.Tensor,
     eps: float,
+    norm: str = "linf",
 ) -> torch.Tensor:
-    """Per point: misclassified, feasible and inside the L-inf ball."""
+    """Per point: misclassified, feasible and inside the eps ball."""
     with torch.no_grad():
         wrong = target.labels(xa) != y
-    inside = lp_norm(xa - x, "linf") <= eps * (1 + 1e-5) + 1e-6
+    inside = lp_norm(xa - x, norm) <= eps * (1 + 1e-5) + 1e-6
     return wrong & cs.feasible(xa, x) & inside
 
 
@@ -166,7 +167,8 @@ def export_peer(args: argparse.Namespace) -> None:
 
 
 def compare_peer(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """advlab's MoEvA2 and the peer's on the same points: valid success (advlab's checker)."""
+    """The peer's attack and advlab's (MoEvA2 under L-inf, or CPGD under L2 for
+    tabularbench) on the same points: valid success under advlab's checker."""
     import numpy as np
 
     ds = credit(seed=0)
@@ -178,19 +180,20 @@ def compare_peer(args: argparse.Namespace) -> list[dict[str, Any]]:
     correct = target.labels(x) == y
     k = int(correct.sum())
     rows = []
+    norm = "l2" if args.peer_kind == "cpgd" else "linf"
     for eps in args.peer_eps:
-        pop = torch.as_tensor(peer[f"x_adv_{eps:g}"])  # (n, population, d) raw
+        pop = torch.as_tensor(peer[f"x_adv_{eps:g}"])  # (n, candidates, d) raw
         n, m, d = pop.shape
         scaled = cs.to_input(pop.reshape(n * m, d).double(), torch.float64)
         x_rep = x.double().repeat_interleave(m, 0)
         y_rep = y.repeat_interleave(m)
-        ok = valid(cs, target, x_rep, y_rep, scaled, eps).reshape(n, m)
+        ok = valid(cs, target, x_rep, y_rep, scaled, eps, norm).reshape(n, m)
         feas = cs.feasible(scaled, x_rep).reshape(n, m)
         counts = cs.violations(scaled, x_rep).counts()
         rows.append(
             {
                 "eps": eps,
-                "attack": "constrained-attacks MoEvA2",
+                "attack": args.peer_name,
                 "points": k,
                 "valid_success_rate": round(float((ok.any(1) & correct).sum()) / k, 3),
                 "feasible_candidates": round(float(feas.double().mean()), 3),
@@ -198,16 +201,19 @@ def compare_peer(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "seconds": round(float(peer[f"seconds_{eps:g}"]), 1),
             }
         )
-        atk = MoEvA2(
-            eps=eps, generations=args.generations, population=args.population, constraints=cs
-        )
         t0 = time.perf_counter()
-        res = atk.run(ScoresOnly(target), x, y)
-        ok1 = valid(cs, target, x, y, res.x_adv, eps)
+        if args.peer_kind == "cpgd":
+            res = CPGD(norm="l2", eps=eps, steps=50, constraints=cs).run(target, x, y)
+        else:
+            atk = MoEvA2(
+                eps=eps, generations=args.generations, population=args.population, constraints=cs
+            )
+            res = atk.run(ScoresOnly(target), x, y)
+        ok1 = valid(cs, target, x, y, res.x_adv, eps, norm)
         rows.append(
             {
                 "eps": eps,
-                "attack": "advlab MoEvA2",
+                "attack": "advlab " + ("CPGD" if args.peer_kind == "cpgd" else "MoEvA2"),
                 "points": k,
                 "valid_success_rate": round(float((ok1 & correct).sum()) / k, 3),
                 "feasible_candidates": None,
@@ -243,6 +249,8 @@ def main() -> None:
     p.add_argument("--peer-eps", type=float, nargs="+", default=[0.1, 0.2])
     p.add_argument("--export-peer", type=Path, default=None, help="write the peer's input and stop")
     p.add_argument("--peer-result", type=Path, default=None, help="compare with the peer's output")
+    p.add_argument("--peer-kind", choices=["moeva2", "cpgd"], default="moeva2")
+    p.add_argument("--peer-name", default="constrained-attacks MoEvA2")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)

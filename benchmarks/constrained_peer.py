@@ -16,15 +16,25 @@ types (``int`` for integers and binaries), the mutable mask, bounds with ``dynam
 bounds for increase-only features, the three defined features and the business rules as
 relations, and the one-hot groups as sums equal to one (the package has no one-hot type).
 Its CPGD needs TensorFlow 2 and ART, which this environment does not install.
+
+With a third argument ``tabularbench`` (``tabularbench`` 0.1.0 needs Python < 3.11; its own
+venv with Python 3.10) it runs tabularbench's CPGD instead (L2 only, 50 steps, its
+equality fixer after every step), at the L2 radii given after it:
+
+    /work/venvs/tabularbench/bin/python benchmarks/constrained_peer.py /tmp/peer_in.npz \
+        /tmp/tb_out.npz tabularbench 0.25 0.5
 """
 
+import importlib
 import sys
 import time
 
 import numpy as np
-from constrained_attacks.attacks.moeva.moeva import Moeva2
-from constrained_attacks.constraints.constraints import Constraints
-from constrained_attacks.constraints.relation_constraint import Constant, Feature
+
+PACKAGE = sys.argv[3] if len(sys.argv) > 3 else "constrained_attacks"
+_rel = importlib.import_module(f"{PACKAGE}.constraints.relation_constraint")
+Constraints = importlib.import_module(f"{PACKAGE}.constraints.constraints").Constraints
+Constant, Feature = _rel.Constant, _rel.Feature
 
 
 class NumpyMLP:
@@ -64,6 +74,44 @@ def relations(names):
     ]
 
 
+def run_tabularbench_cpgd(data, cons, eps_list):
+    """tabularbench's CPGD (L2) on the exported MLP; returns ``{key: array}``."""
+    import torch
+    from tabularbench.attacks.cpgd.cpgd import CPGD
+    from tabularbench.models.tab_scaler import TabScaler
+
+    lo = torch.tensor(data["lo"], dtype=torch.float32)
+    hi = torch.tensor(data["hi"], dtype=torch.float32)
+    layers = []
+    for i in range(int(data["n_layers"])):
+        w = torch.tensor(data[f"w{i}"], dtype=torch.float32)
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.data, lin.bias.data = w, torch.tensor(data[f"b{i}"], dtype=torch.float32)
+        layers += [lin, torch.nn.ReLU()]
+
+    class Raw(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(*layers[:-1])
+
+        def forward(self, x):
+            return self.net((x - lo) / (hi - lo))
+
+    model = Raw().eval()
+    scaler = TabScaler(num_scaler="min_max", one_hot_encode=False)
+    scaler.fit(torch.stack([lo, hi]), x_type=np.array(cons.feature_types))
+    x = torch.tensor(data["x"], dtype=torch.float32)
+    y = torch.tensor(data["y"], dtype=torch.long)
+    out = {}
+    for eps in eps_list:
+        t0 = time.perf_counter()
+        attack = CPGD(cons, scaler, model, None, eps=eps, steps=50, random_start=False, seed=0)
+        out[f"x_adv_{eps:g}"] = attack(x, y).detach().double().numpy()[:, None, :]
+        out[f"seconds_{eps:g}"] = np.array(time.perf_counter() - t0)
+        print(f"eps {eps:g} in {time.perf_counter() - t0:.1f}s", flush=True)
+    return out
+
+
 def main(src, dst):
     data = np.load(src, allow_pickle=False)
     names = [str(n) for n in data["names"]]
@@ -79,6 +127,11 @@ def main(src, dst):
         relation_constraints=relations(names),
         feature_names=names,
     )
+    if PACKAGE == "tabularbench":
+        np.savez(dst, **run_tabularbench_cpgd(data, cons, [float(e) for e in sys.argv[4:]]))
+        return
+    from constrained_attacks.attacks.moeva.moeva import Moeva2
+
     model = NumpyMLP(data)
     out = {}
     for eps in data["eps"]:
