@@ -145,7 +145,7 @@ def export_peer(args: argparse.Namespace) -> None:
     model = reference_model("credit").model
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     x = torch.as_tensor(ds.x_test[: args.n_peer])
-    mut = {j: m for j, _, m in cs._mutability()}
+    mut = {j: m for j, _, m in cs.mutability()}
     arrays: dict[str, Any] = {
         "x": cs.to_raw(x).numpy(),
         "y": ds.y_test[: args.n_peer],

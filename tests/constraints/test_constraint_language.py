@@ -94,6 +94,9 @@ def test_arithmetic_precedence_and_associativity() -> None:
         ("a <= 1 or", "end"),
         ("a <= b <= c", "unexpected"),
         ("lambda: 0", "unexpected"),
+        ("(" * 200 + "a" + ")" * 200 + " <= 1", "nested"),
+        ("a <= " + "1 + " * 2000 + "1", "longer"),
+        ("-" * 3000 + "a <= 1", "nested too deeply"),
     ],
 )
 def test_bad_text_is_a_config_error(text: str, word: str) -> None:

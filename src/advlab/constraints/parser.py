@@ -13,7 +13,8 @@ Grammar (``and`` binds tighter than ``or``; ``**`` is right-associative)::
     power      := primary ("**" unary)?
     primary    := NUMBER | NAME | "(" sum ")"
 
-Names are feature names (letters, digits, ``_``, ``.``; not starting with a digit); an
+Relations are at most 4,096 characters with parentheses nested at most 64 deep (the
+parser recurses). Names are feature names (letters, digits, ``_``, ``.``; not starting with a digit); an
 unknown name, a stray character or an unfinished expression is a :class:`ConfigError`
 naming the position.
 """
@@ -32,6 +33,7 @@ _TOKEN = re.compile(
     r"|(?P<op>\*\*|<=|>=|==|[-+*/()<>]))"
 )
 _MAX_LEN = 4096
+_MAX_DEPTH = 64
 _COMPARE = ("<=", "<", "==", ">=", ">")
 _KEYWORDS = ("and", "or")
 
@@ -53,6 +55,11 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
             kind = "kw"
         out.append((kind, tok, start))
         pos = m.end()
+    depth = 0
+    for _, tok, start in out:
+        depth += (tok == "(") - (tok == ")")
+        if depth > _MAX_DEPTH:
+            raise ConfigError(f"parentheses nested deeper than {_MAX_DEPTH} at {start}")
     return out
 
 
@@ -174,7 +181,10 @@ def parse_relation(text: str, names: Collection[str] | None = None) -> Relation:
     if not isinstance(text, str) or not text.strip():
         raise ConfigError("a relation must be a non-empty string")
     p = _Parser(text, names)
-    rel = p.relation()
+    try:
+        rel = p.relation()
+    except RecursionError:
+        raise ConfigError(f"relation nested too deeply: {text[:60]!r}...") from None
     if p.i != len(p.toks):
         kind, tok, pos = p.toks[p.i]
         raise ConfigError(f"unexpected {tok!r} at {pos} in {text!r}")
@@ -184,7 +194,10 @@ def parse_relation(text: str, names: Collection[str] | None = None) -> Relation:
 def parse_expr(text: str, names: Collection[str] | None = None) -> Expr:
     """Parse a numeric expression (no comparison)."""
     p = _Parser(text, names)
-    e = p.sum()
+    try:
+        e = p.sum()
+    except RecursionError:
+        raise ConfigError(f"expression nested too deeply: {text[:60]!r}...") from None
     if p.i != len(p.toks):
         raise ConfigError(f"unexpected {p.toks[p.i][1]!r} at {p.toks[p.i][2]} in {text!r}")
     return e

@@ -31,7 +31,7 @@ def repair(cs: ConstraintSet, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor
     shape, dtype = x.shape, x.dtype
     xf = cs.flat(x).double().clone()
     x0f = cs.flat(x0).double().to(xf.device)
-    for j, _, mut in cs._mutability():
+    for j, _, mut in cs.mutability():
         if mut == "immutable":
             xf[:, j] = x0f[:, j]
         elif mut == "increase":
@@ -43,7 +43,7 @@ def repair(cs: ConstraintSet, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor
     raw = cs.to_raw(xf)
     raw0 = cs.to_raw(x0f)
     changed = torch.zeros(raw.shape[1], dtype=torch.bool)
-    muts = {j: m for j, _, m in cs._mutability()}
+    muts = {j: m for j, _, m in cs.mutability()}
     members = {cs.index[m] for g in cs.groups for m in g.members}
     for j, f in enumerate(cs.features):
         if f.type == "real" or muts.get(j) == "immutable" or j in members:

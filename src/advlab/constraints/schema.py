@@ -316,7 +316,7 @@ class ConstraintSet:
         if x0 is not None:
             x0f = self.flat(x0).double()
             s0 = INPUT_ATOL * (1 + x0f.abs())
-            for j, f, mut in self._mutability():
+            for j, f, mut in self.mutability():
                 d = xi[:, j] - x0f[:, j]
                 bad = {
                     "immutable": d.abs() > s0[:, j],
@@ -337,7 +337,7 @@ class ConstraintSet:
         """Per point: every check holds."""
         return self.violations(x, x0).feasible
 
-    def _mutability(self) -> list[tuple[int, Feature, str]]:
+    def mutability(self) -> list[tuple[int, Feature, str]]:
         """``(column, feature, mutability)`` for every constrained column (a group's
         mutability applies to its members)."""
         out = []
@@ -350,7 +350,7 @@ class ConstraintSet:
 
     def immutable_columns(self) -> list[int]:
         """Columns the attacker cannot change at all."""
-        return [j for j, _, m in self._mutability() if m == "immutable"]
+        return [j for j, _, m in self.mutability() if m == "immutable"]
 
     def definitions(self) -> list[tuple[int, Relation]]:
         """Equalities ``f == expr`` that define a mutable real feature ``f`` from others,

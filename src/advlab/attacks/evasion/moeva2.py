@@ -148,7 +148,7 @@ class MoEvA2(EvasionAttack):
         if cs is not None:
             free[cs.immutable_columns()] = False
             free[[j for j, _ in cs.definitions()]] = False
-            for j, _, mut in cs._mutability():
+            for j, _, mut in cs.mutability():
                 if mut == "increase":
                     lo[j] = flat0[j]
                 elif mut == "decrease":
