@@ -173,9 +173,13 @@ class EvasionResult(Result):
     success: Any = None
     norms: Any = None
     attacked: int = 0
+    feasible: Any = None
+    """Per returned point: it satisfies the domain constraints (``None``: none declared)."""
+    rejected: int = 0
+    """Candidates that fooled the model but were infeasible (not counted as successes)."""
 
     def _after_load(self) -> None:
-        for name in ("x_adv", "y", "clean_correct", "success", "norms"):
+        for name in ("x_adv", "y", "clean_correct", "success", "norms", "feasible"):
             v = getattr(self, name)
             if isinstance(v, np.ndarray):
                 setattr(self, name, torch.from_numpy(v))
@@ -231,6 +235,10 @@ class EvasionResult(Result):
             queries_per_point=round(self.queries / max(self.n, 1), 3),
             gradient_calls_per_point=round(self.gradient_calls / max(self.n, 1), 3),
         )
+        if self.feasible is not None:
+            s.update(
+                feasible_rate=round(float(self.feasible.double().mean()), 6), rejected=self.rejected
+            )
         return s
 
 

@@ -172,3 +172,11 @@ def test_out_of_ball_points_and_convergence_are_flagged() -> None:
     assert w["eps-bounds"]["severity"] == "error"
     assert "not-converged" in w
     assert np.isfinite(0.0)
+
+
+def test_infeasible_successes_are_an_error() -> None:
+    recs = [_rec("pgd", 0.1, [True, False], verified={"infeasible": 1, "max_norm": 0.1})]
+    w = [x for x in run_checks(recs, CFG) if x["check"] == "eps-bounds"]
+    assert w and w[0]["severity"] == "error" and "domain constraints" in w[0]["detail"]
+    clean = [_rec("pgd", 0.1, [True, False], verified={"infeasible": 0, "max_norm": 0.1})]
+    assert not [x for x in run_checks(clean, CFG) if x["check"] == "eps-bounds"]

@@ -33,6 +33,8 @@ from advlab.assess.config import (
     ReferenceTarget,
     check_entry_module,
 )
+from advlab.constraints.schema import ConstraintSet
+from advlab.constraints.target import ConstrainedTarget
 from advlab.errors import AdvlabError, ConfigError, UnknownNameError
 from advlab.meter import QueryMeter
 from advlab.targets.base import LabelsOnly, ScoresOnly, Target, TargetWrapper
@@ -246,6 +248,9 @@ def variant_target(
         t = _Rebound(t, pert.bounds)
     if pert.immutable:
         t = ImmutableFeatures(t, pert.immutable)
+    constraints = threat_constraints(cfg)
+    if constraints is not None:
+        t = ConstrainedTarget(t, constraints)
     if reduce_access:
         access = Access.parse(cfg.threat_model.access)
         if access == Access.SCORES and t.access > Access.SCORES:
@@ -253,6 +258,22 @@ def variant_target(
         elif access == Access.LABELS and t.access > Access.LABELS:
             t = LabelsOnly(t)
     return t
+
+
+def threat_constraints(cfg: AssessmentConfig) -> ConstraintSet | None:
+    """The threat model's domain constraints: its ``constraints`` mapping, the dataset's own
+    (``constraints: dataset``), or ``None``."""
+    spec = cfg.threat_model.constraints
+    if spec is None:
+        return None
+    if spec == "dataset":
+        from advlab.data.loaders import load_dataset
+
+        cs = load_dataset(cfg.data.dataset, seed=cfg.data.seed).meta.get("constraints")
+        if not isinstance(cs, ConstraintSet):
+            raise ConfigError(f"dataset {cfg.data.dataset!r} declares no domain constraints")
+        return cs
+    return ConstraintSet.from_config(spec)
 
 
 class _Rebound(TargetWrapper):

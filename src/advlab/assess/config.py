@@ -150,6 +150,24 @@ class ThreatModel(_Strict):
     query_budget: QueryBudget = Field(default_factory=QueryBudget)  # type: ignore[arg-type]
     perturbation: PerturbationSpec = Field(default_factory=PerturbationSpec)  # type: ignore[arg-type]
     targeted: bool = False
+    constraints: dict[str, Any] | Literal["dataset"] | None = Field(
+        None,
+        description="Domain constraints of feature-space attacks (features with type, "
+        "mutability and bounds, one-hot groups, relations as text; docs/constrained.md), or "
+        "'dataset' for the dataset's own.",
+    )
+
+    @field_validator("constraints")
+    @classmethod
+    def _check_constraints(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            from advlab.constraints.schema import ConstraintSet
+
+            try:
+                ConstraintSet.from_config(v)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("query_budget", mode="before")
     @classmethod
@@ -258,7 +276,7 @@ class AssessmentConfig(_Strict):
     targets: list[TargetSpec] = Field(..., min_length=1)
     defenses: list[DefenseSpec] = Field(default_factory=list)
     data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
-    threat_model: ThreatModel = Field(default_factory=ThreatModel)
+    threat_model: ThreatModel = Field(default_factory=ThreatModel)  # type: ignore[arg-type]
     attacks: list[AttackSpec] | None = Field(
         None, description="Omit for the recommended suite of the threat model."
     )

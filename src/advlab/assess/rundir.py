@@ -125,6 +125,8 @@ class Verification(_Record):
     out_of_bounds: int = 0
     claimed_not_adversarial: int = 0
     immutable_changed: int = 0
+    infeasible: int = 0
+    """Successes that violate the threat model's domain constraints."""
 
 
 class TaskRecord(_Record):

@@ -263,6 +263,18 @@ def _check_verified(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     severity="error",
                 )
             )
+        if v.get("infeasible", 0):
+            out.append(
+                _warn(
+                    "eps-bounds",
+                    t["variant"],
+                    f"{t['attack']} at eps={t['eps']:g}: {v['infeasible']} success(es) violate "
+                    "the threat model's domain constraints",
+                    "the attack did not apply the constraints; its success numbers are "
+                    "invalid: report the bug",
+                    severity="error",
+                )
+            )
         if v.get("over_eps", 0) or v.get("out_of_bounds", 0):
             out.append(
                 _warn(

@@ -253,6 +253,8 @@ def verify(
     pred = verifier.labels(x_adv.to(verifier.device)).cpu()
     y = torch.as_tensor(np.asarray(res.y))
     really = pred == y if res.targeted else pred != y
+    feasible = verifier.feasible(x.to(verifier.device), x_adv.to(verifier.device))
+    infeasible = 0 if feasible is None else int((success & ~feasible.cpu()).sum())
     res.x_adv = None
     d = res.to_dict()
     d["summary"]["robust_accuracy"] = float(res.robust_accuracy)
@@ -275,6 +277,7 @@ def verify(
             "out_of_bounds": out_of_bounds,
             "claimed_not_adversarial": int((success & ~really).sum()),
             "immutable_changed": changed,
+            "infeasible": infeasible,
         },
         "examples": examples,
     }

@@ -96,6 +96,12 @@ class Target(ABC):
         """
         return x_adv
 
+    def feasible(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor | None:
+        """Per point: ``x_adv`` is a valid object of the threat model's domain for the clean
+        points ``x`` (``None``: the target declares no domain constraints). Attacks count a
+        point as broken only when it is feasible."""
+        return None
+
     # ------------------------------------------------------------------ checks
     def check_inputs(self, x: Any, *, atol: float = 1e-6) -> torch.Tensor:
         """Validate and convert ``x`` (to :attr:`dtype`): shape, finiteness and bounds."""
@@ -226,6 +232,9 @@ class TargetWrapper(Target):
 
     def constrain(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor:
         return self.inner.constrain(x, x_adv)
+
+    def feasible(self, x: torch.Tensor, x_adv: torch.Tensor) -> torch.Tensor | None:
+        return self.inner.feasible(x, x_adv)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

@@ -20,6 +20,8 @@ import torch
 
 from advlab.access import Access
 from advlab.attacks.base import Attack
+from advlab.constraints.schema import ConstraintSet
+from advlab.constraints.target import constrained
 from advlab.errors import BudgetExhausted, ConfigError, InputError, TargetUnavailable
 from advlab.norms import check_norm, lp_norm, project
 from advlab.results import EvasionResult, SweepResult
@@ -93,13 +95,17 @@ class EvasionAttack(Attack):
         *,
         targeted: bool = False,
         eps: float | None = None,
+        constraints: ConstraintSet | None = None,
     ) -> EvasionResult:
         """Attack ``x`` (true labels ``y``; target labels when ``targeted``).
 
         ``y=None`` uses the target's own predictions. ``eps`` overrides the constructor's.
+        ``constraints`` (else the attack's own ``constraints`` parameter, if any): domain
+        constraints repaired in every projection; only feasible points count as broken.
         """
         if eps is not None:
-            return self.clone(eps=eps).run(target, x, y, targeted=targeted)  # type: ignore[attr-defined, no-any-return]
+            return self.clone(eps=eps).run(target, x, y, targeted=targeted, constraints=constraints)  # type: ignore[attr-defined, no-any-return]
+        target = self._constrained(target, constraints)
         xt, yt = self._prepare(target, x, y, targeted)
         return self._execute(target, xt, yt, targeted=targeted, eps=self.eps, skip=None)
 
@@ -111,6 +117,7 @@ class EvasionAttack(Attack):
         *,
         eps: Sequence[float],
         targeted: bool = False,
+        constraints: ConstraintSet | None = None,
     ) -> SweepResult:
         """Robust accuracy per eps. Points broken at a smaller eps count as broken at larger
         ones (the smaller ball is inside the larger), so the curve is non-increasing and only
@@ -120,6 +127,7 @@ class EvasionAttack(Attack):
             raise ConfigError(f"{self.name}: eps must be a non-empty list of positive numbers")
         t0 = time.perf_counter()
         q0, g0 = target.meter.snapshot()
+        target = self._constrained(target, constraints)
         xt, yt = self._prepare(target, x, y, targeted)
         results: list[EvasionResult] = []
         if self.has("minimal_norm"):
@@ -152,6 +160,11 @@ class EvasionAttack(Attack):
         )
 
     # ------------------------------------------------------------------ internals
+    def _constrained(self, target: Target, constraints: ConstraintSet | None) -> Target:
+        """``target`` under the run's constraints, else the attack's own, else unchanged."""
+        cs = constraints if constraints is not None else getattr(self, "constraints", None)
+        return constrained(target, cs)
+
     def _prepare(
         self, target: Target, x: Any, y: Any, targeted: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,7 +204,7 @@ class EvasionAttack(Attack):
         x_adv = x.clone()
         success = torch.zeros(n, dtype=torch.bool, device=x.device)
         stopped, message = False, ""
-        attacked = 0
+        attacked = rejected = 0
         try:
             if skip is None:
                 pred = target.labels(x)
@@ -217,6 +230,10 @@ class EvasionAttack(Attack):
                         cand = self._enforce(target, x[idx], cand, eps)
                         pred = target.labels(cand)
                         ok = pred == y[idx] if targeted else pred != y[idx]
+                        valid = self._valid(target, x[idx], cand, eps)
+                        if valid is not None:
+                            rejected += int((ok & ~valid).sum())
+                            ok = ok & valid
                         x_adv[idx[ok]] = cand[ok]
                         success[idx[ok]] = True
                         idx = idx[~ok]
@@ -231,6 +248,9 @@ class EvasionAttack(Attack):
         delta = x_adv - x
         norms = lp_norm(delta, self.norm)
         self._verify(target, x, x_adv, norms, eps)
+        feasible = target.feasible(x, x_adv)
+        if feasible is not None and bool((success & ~feasible.to(success.device)).any()):
+            raise AssertionError(f"{self.name}: returned an infeasible point as a success")
         q1, g1 = target.meter.snapshot()
         return EvasionResult(
             attack=self.name,
@@ -251,7 +271,19 @@ class EvasionAttack(Attack):
             success=success.detach().cpu(),
             norms=norms.detach().cpu(),
             attacked=attacked,
+            feasible=None if feasible is None else feasible.detach().cpu(),
+            rejected=rejected,
         )
+
+    def _valid(
+        self, target: Target, x: torch.Tensor, cand: torch.Tensor, eps: float | None
+    ) -> torch.Tensor | None:
+        """Per candidate: feasible under the target's domain constraints and, since a repair
+        may move a point, still inside the eps ball (``None``: no domain constraints)."""
+        ok = target.feasible(x, cand)
+        if ok is None or eps is None:
+            return ok
+        return ok & (lp_norm(cand - x, self.norm) <= eps * (1 + _EPS_TOL) + 1e-6)
 
     def _enforce(
         self, target: Target, x: torch.Tensor, cand: torch.Tensor, eps: float | None

@@ -16,7 +16,8 @@ loop, a subclass owns the update. :meth:`GradientIterativeAttack._iterate` runs,
    new gradient and loss, may move the iterate), :meth:`~GradientIterativeAttack._direction`
    (e.g. the sign of a momentum) and :meth:`~GradientIterativeAttack._step` (e.g.
    ``x + step_size * direction``);
-5. **projection** onto the eps ball and **clipping** to the target's bounds;
+5. **projection** onto the eps ball, the target's constraints (a repair, e.g. domain
+   constraints) and **clipping** to the target's bounds;
 6. the **exact cycle check** (see below) for attacks whose update is memoryless.
 
 Restarts on the points not yet broken, the independent success re-check and the meters are
@@ -286,11 +287,12 @@ class GradientIterativeAttack(EvasionAttack):
     def _projector(
         self, target: Target, x0: torch.Tensor, eps: float
     ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """Projection onto the eps ball around ``x0`` (``norm``), then clipping to the bounds."""
+        """Projection onto the eps ball around ``x0`` (``norm``), the target's constraints
+        (:meth:`Target.constrain`: a repair after every step), then clipping to the bounds."""
         norm = self.norm
 
         def proj(p: torch.Tensor) -> torch.Tensor:
-            return target.clip(x0 + project(p - x0, eps, norm))
+            return target.clip(target.constrain(x0, x0 + project(p - x0, eps, norm)))
 
         return proj
 

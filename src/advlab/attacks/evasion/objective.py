@@ -299,6 +299,12 @@ def _bayes(p: _Problem, rng: np.random.Generator, pop: int, opts: dict[str, Any]
         opt.tell([list(z) for z in zs[: len(vals)]], (-vals).tolist())
 
 
+def feasible_view(target: Target, x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Candidates ``z`` for the clean point ``x0`` as the model will see them: under the
+    target's constraints (e.g. repaired domain constraints) and clipped to its bounds."""
+    return target.clip(target.constrain(x0.expand_as(z), z))
+
+
 _RUNNERS = {"random": _random, "nes": _nes, "cmaes": _cmaes, "de": _de, "bayes": _bayes}
 
 
@@ -483,8 +489,9 @@ class ObjectiveAttack(EvasionAttack):
         for i in range(len(x)):
             yi = int(y[i])
 
-            def margin(z: np.ndarray, yi: int = yi) -> np.ndarray:
+            def margin(z: np.ndarray, yi: int = yi, i: int = i) -> np.ndarray:
                 zt = torch.as_tensor(z, dtype=x.dtype, device=x.device).reshape(-1, *shape)
+                zt = feasible_view(target, x[i : i + 1], zt)
                 logits = target.logits(zt)
                 true = logits[:, yi].clone()
                 others = logits.clone()
@@ -505,5 +512,6 @@ class ObjectiveAttack(EvasionAttack):
                 seed=seed,
             )
             spent.append(res.queries_to_success)
-            out[i] = torch.as_tensor(res.x, dtype=x.dtype, device=x.device).reshape(shape)
+            best = torch.as_tensor(res.x, dtype=x.dtype, device=x.device).reshape(1, *shape)
+            out[i] = feasible_view(target, x[i : i + 1], best)[0]
         return out
