@@ -167,6 +167,9 @@ class APGD(GradientIterativeAttack):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         assert loss is not None
         r, a, t = state.rows, state.idx, state.t
+        # a float64 target (e.g. scikit-learn) answers in float64; the state keeps x's dtype
+        loss = loss.to(r["loss_best"].dtype)
+        grad = grad.to(r["grad_best"].dtype)
         if t == 0:
             r["loss_best"][a], r["grad_best"][a] = loss, grad
             r["loss_prev"][a], r["loss_best_last"][a] = loss, loss
