@@ -199,6 +199,7 @@ document.addEventListener('DOMContentLoaded', async () => {
     document.getElementById('key-box').hidden = false;
     await me();
     await loadChallenges();
+    document.body.setAttribute('data-user', r.data.user);
   });
   document.getElementById('key-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();

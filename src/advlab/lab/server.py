@@ -248,6 +248,10 @@ def create_lab_app(lab: Lab) -> Any:
     def style() -> Any:
         return Response(CSS, media_type="text/css", headers=headers)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        return Response(status_code=204, headers=headers)
+
     @app.post("/api/register")
     async def register(request: Request) -> Any:
         host = request.client.host if request.client else "unknown"
