@@ -102,6 +102,10 @@ function card(c) {
   tm.appendChild(el('p', {class: 'task'}, c.task));
   const ho = el('a', {href: '/api/challenges/' + c.name, target: '_blank'}, 'handout (JSON)');
   tm.appendChild(ho);
+  for (const f of c.files || []) {
+    tm.appendChild(document.createTextNode(' \u00b7 '));
+    tm.appendChild(el('a', {href: '/api/challenges/' + c.name + '/files/' + f, download: f}, f));
+  }
   div.appendChild(tm);
 
   const form = el('form', {id: 'form-' + c.name, class: 'submit'});

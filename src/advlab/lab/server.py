@@ -109,6 +109,7 @@ class Lab:
     def card(self, ch: Challenge, user: str | None) -> dict[str, Any]:
         d = ch.describe()
         d["points"] = POINTS[ch.tier]
+        d["files"] = sorted(ch.files())
         if user is not None:
             d["solved"] = ch.name in self.store.solved(user)
             if ch.budget is not None:
@@ -290,7 +291,6 @@ def create_lab_app(lab: Lab) -> Any:
         assert ch is not None
         card = lab.card(ch, user_of(request))
         card["handout"] = await run_in_threadpool(ch.handout)
-        card["files"] = sorted(await run_in_threadpool(ch.files))
         return card
 
     @app.get("/api/challenges/{name}/files/{file}")
