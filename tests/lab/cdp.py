@@ -4,6 +4,7 @@ message ending in a NUL byte."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -19,31 +20,37 @@ class Chrome:
 
     def __init__(self, profile: Path) -> None:
         assert Path(CHROMIUM).exists(), "chromium is required: apt-get install -y chromium"
-        to_chrome_r, self._w = os.pipe()
-        self._r, from_chrome_w = os.pipe()
-
-        def wire() -> None:  # in the child, before exec: the pipes become fds 3 and 4
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
-
+        r, self._w = os.pipe()
+        self._r, w = os.pipe()
+        # copies numbered 10 and above, so that the shell's redirections to 3 and 4 below
+        # cannot overwrite one of them
+        to_chrome_r, from_chrome_w = (
+            fcntl.fcntl(r, fcntl.F_DUPFD, 10),
+            fcntl.fcntl(w, fcntl.F_DUPFD, 10),
+        )
+        os.close(r)
+        os.close(w)
+        args = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-extensions",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "--window-size=1200,1600",
+            "about:blank",
+        ]
+        # bash (dash takes one-digit fds only) moves the pipes to fds 3 and 4 and execs chromium: no Python code runs
+        # between fork and exec (this process has threads: the server, torch)
+        script = f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
         self.proc = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-extensions",
-                "--remote-debugging-pipe",
-                f"--user-data-dir={profile}",
-                "--window-size=1200,1600",
-                "about:blank",
-            ],
-            preexec_fn=wire,  # noqa: PLW1509 - only dup2 between fork and exec
-            close_fds=False,
+            ["/bin/bash", "-c", script, "bash", *args],
+            pass_fds=(to_chrome_r, from_chrome_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -20,13 +20,15 @@ def lab_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab(lab_state: Path) -> Any:
+def lab(lab_state: Path) -> Iterator[Any]:
     pytest.importorskip("fastapi")
     from advlab.lab.server import Lab, Limits
 
     # many users from one address, queries as fast as the attacks go: limits far above use
     limits = Limits(predict_rate=1e4, predict_burst=10_000, register_rate=1e3, register_burst=1000)
-    return Lab(lab_state, limits=limits)
+    lab = Lab(lab_state, limits=limits)
+    yield lab
+    lab.close()
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,8 @@ def test_solve_through_the_page(lab_url: str, tmp_path: Path) -> None:
             chrome.wait(f"{_text('#flagres-' + name)}.startsWith('Accepted')")
 
         row = "document.querySelector('#scoreboard tr[data-user=\"browser-student\"]')"
-        chrome.wait(f"!!{row}")
+        # both acceptances refresh the scoreboard; wait for the second one
+        chrome.wait(f"!!{row} && {row}.children[2].textContent === '200'")
         cells = chrome.js(f"Array.from({row}.children).map(c => c.textContent)")
         assert (
             int(cells[2]) == 200 and "evasion_whitebox" in cells[3] and "threat_model" in cells[3]

@@ -24,6 +24,7 @@ Rate limits (token buckets per user, or per client address for registration) ans
 server binds loopback only.
 """
 
+import asyncio
 import base64  # no "from __future__ import annotations": FastAPI reads the hints
 import binascii
 import json
@@ -31,6 +32,7 @@ import logging
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,18 @@ class Lab:
         self.challenges: dict[str, Challenge] = {n: table[n](seed=seed) for n in names}
         self.limits = limits or Limits()
         self.rate = RateLimiter()
+        # one worker runs every model call (torch modules are not re-entrant) and is joined
+        # by close(), so no thread that ran a model outlives the server
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="advlab-lab")
+
+    def close(self) -> None:
+        """Join the model worker and close the database."""
+        self.pool.shutdown(wait=True)
+        self.store.close()
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on the model worker, awaited."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     def challenge(self, name: str) -> Challenge | None:
         return self.challenges.get(name)
@@ -151,7 +165,6 @@ def create_lab_app(lab: Lab) -> Any:
     fastapi = _import_fastapi()
     from fastapi import Request
     from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from starlette.concurrency import run_in_threadpool
 
     from advlab.lab.page import CSS, JS, PAGE
 
@@ -279,9 +292,9 @@ def create_lab_app(lab: Lab) -> Any:
         return {"user": user, "solved": lab.store.solved(str(user))}
 
     @app.get("/api/challenges")
-    def challenges(request: Request) -> Any:
+    async def challenges(request: Request) -> Any:
         user = user_of(request)
-        return [lab.card(ch, user) for ch in lab.challenges.values()]
+        return await lab.run(lambda: [lab.card(ch, user) for ch in lab.challenges.values()])
 
     @app.get("/api/challenges/{name}")
     async def one(name: str, request: Request) -> Any:
@@ -289,8 +302,8 @@ def create_lab_app(lab: Lab) -> Any:
         if missing is not None:
             return missing
         assert ch is not None
-        card = lab.card(ch, user_of(request))
-        card["handout"] = await run_in_threadpool(ch.handout)
+        card = await lab.run(lab.card, ch, user_of(request))
+        card["handout"] = await lab.run(ch.handout)
         return card
 
     @app.get("/api/challenges/{name}/files/{file}")
@@ -299,7 +312,7 @@ def create_lab_app(lab: Lab) -> Any:
         if missing is not None:
             return missing
         assert ch is not None
-        files = await run_in_threadpool(ch.files)
+        files = await lab.run(ch.files)
         if file not in files:
             return error(404, f"no file {file!r}; files: {sorted(files)}", "not_found")
         return Response(
@@ -326,7 +339,7 @@ def create_lab_app(lab: Lab) -> Any:
         except BudgetExhausted as exc:
             return error(429, f"{exc} (budget of {name})", "query_limit")
         try:
-            answer = await run_in_threadpool(ch.query, body["inputs"])
+            answer = await lab.run(ch.query, body["inputs"])
         except (InputError, ValueError, TypeError) as exc:
             lab.store.refund(user, name, n)  # unanswered: it costs nothing
             return error(422, str(exc), "invalid_inputs")
@@ -346,7 +359,7 @@ def create_lab_app(lab: Lab) -> Any:
         except (binascii.Error, ValueError):
             return error(422, "data is not valid base64", "invalid_request")
         filename = str(body.get("filename") or "submission")[:200]
-        out = await run_in_threadpool(lab.submit, user, ch, data, filename)
+        out = await lab.run(lab.submit, user, ch, data, filename)
         return JSONResponse(out, headers=headers)
 
     @app.post("/api/flag")
