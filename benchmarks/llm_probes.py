@@ -50,13 +50,9 @@ def detectors() -> list[dict[str, Any]]:
     rows = load_rows()
     out = []
     for name, cls in all_plugins("detector")["detector"].items():
-        det = (
-            cls(**cls.fast_params)
-            if name == "llm_judge"
-            else cls(**({} if name != "regex" else cls.fast_params))
-        )
         if name == "regex":
-            continue  # measured on its examples only (no labelled rows)
+            continue  # no labelled rows: checked on its examples by the kit
+        det = cls(**cls.fast_params) if name == "llm_judge" else cls()
         m = measure(det, rows)
         out.append({**m.to_dict(), "note": "stand-in rule judge" if name == "llm_judge" else ""})
     return out
@@ -65,15 +61,15 @@ def detectors() -> list[dict[str, Any]]:
 def apps() -> list[dict[str, Any]]:
     ctx = ScanContext(secrets=(SECRET,))
     out = []
-    targets: list[tuple[str, Any, frozenset[str], bool]] = [
-        (f"level-{n}", ChatApp.level(n, secret=SECRET).target(), LEVELS[n], False)
+    targets: list[tuple[str, Any, frozenset[str]]] = [
+        (f"level-{n}", ChatApp.level(n, secret=SECRET).target(), LEVELS[n])
         for n in range(TOP_LEVEL + 1)
     ]
     targets += [
-        (f"agent-{n}", Agent(ChatApp.level(n, secret=SECRET), demo_workspace()), LEVELS[n], True)
+        (f"agent-{n}", Agent(ChatApp.level(n, secret=SECRET), demo_workspace()), LEVELS[n])
         for n in (0, 5, TOP_LEVEL)
     ]
-    for label, target, weaknesses, agent in targets:
+    for label, target, weaknesses in targets:
         planted = set(weaknesses)
         found: set[str] = set()
         false_alarms: set[str] = set()
