@@ -154,6 +154,13 @@ def cases() -> list[Case]:
     for opt, values in SERVE_LLM_OPTIONS.items():
         for v in values:
             out.append(_c(f"serve-llm{opt}={v}", "serve-llm", opt, v))
+    # llm scan (nothing listens on port 1: the preflight fails in one line)
+    url = ("--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--out", "outputs/llm")
+    out.append(_c("llm-scan-no-args", "llm", "scan"))
+    out.append(_c("llm-scan-unreachable", "llm", "scan", *url))
+    out.append(_c("llm-scan-bogus-probe", "llm", "scan", *url, "--probes", "bogus"))
+    out.append(_c("llm-scan-concurrency-0", "llm", "scan", *url, "--concurrency", "0"))
+    out.append(_c("llm-scan--bogus", "llm", "scan", *url, "--bogus"))
     # scan and convert
     out.append(_c("scan-missing", "scan", "@missing.pt"))
     out.append(_c("scan--bogus", "scan", m, "--bogus"))

@@ -128,7 +128,12 @@ def serve_llm_cli(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``serve-llm`` to the main CLI."""
+    """Add ``serve-llm`` and ``llm scan`` to the main CLI."""
+    from advlab.llm.scan_cli import scan_cli
+
+    llm = typer.Typer(help="Attack LLM applications (probes, detectors)", no_args_is_help=True)
+    llm.command("scan", help="Probe an OpenAI-compatible endpoint; write a run directory")(scan_cli)
+    app.add_typer(llm, name="llm")
     app.command(
         "serve-llm",
         help="Serve the vulnerable LLM apps behind an OpenAI-compatible API on 127.0.0.1",

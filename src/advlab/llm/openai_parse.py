@@ -122,6 +122,20 @@ def _tool_calls(raw: Any) -> list[ToolCall]:
     return calls
 
 
+def _executed_calls(raw: Any) -> list[ToolCall]:
+    """Tool calls a server ran itself (``advlab serve-llm`` agents report them in the
+    extra message field ``advlab_tool_calls`` as ``{name, arguments, id}``)."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        ToolCall(name=c["name"], arguments=c.get("arguments") or {}, id=c.get("id"))
+        for c in raw
+        if isinstance(c, dict)
+        and isinstance(c.get("name"), str)
+        and isinstance(c.get("arguments", {}), dict)
+    ]
+
+
 def _chat_logprobs(raw: Any) -> list[TokenLogprob] | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
         return None
@@ -171,7 +185,9 @@ def parse_chat(doc: Any, *, where: str, raw_bytes: int, latency_s: float) -> Com
     message = choice.get("message")
     if isinstance(message, dict):
         text = content_text(message.get("content"), where)
-        out["tool_calls"] = _tool_calls(message.get("tool_calls"))
+        out["tool_calls"] = _tool_calls(message.get("tool_calls")) + _executed_calls(
+            message.get("advlab_tool_calls")
+        )
     elif "text" in choice:
         text = content_text(choice.get("text"), where)
     else:

@@ -11,7 +11,16 @@ from typing import Any
 
 import torch
 
-from advlab.testing import common, defense, evasion, extraction, guard, inference, poisoning
+from advlab.testing import (
+    common,
+    defense,
+    evasion,
+    extraction,
+    guard,
+    inference,
+    llm,
+    poisoning,
+)
 from advlab.testing._registry import CHECKS, Check
 
 log = logging.getLogger(__name__)
@@ -24,6 +33,7 @@ _BUILTIN = (
     poisoning,
     defense,
     guard,
+    llm,
 )  # registers their lists
 
 
