@@ -37,7 +37,7 @@ ALIASES: dict[str, str] = {}
 BROKEN: dict[str, str] = {}
 """Plugin modules that failed to import: module name -> reason."""
 
-PLUGIN_PACKAGES = ("advlab.attacks", "advlab.defenses", "advlab.data", "advlab.llm")
+PLUGIN_PACKAGES = ("advlab.attacks", "advlab.defenses", "advlab.data", "advlab.llm", "advlab.lm")
 """Packages walked for plugins (a package that does not exist is skipped)."""
 ENTRY_POINT_GROUP = "advlab.plugins"
 

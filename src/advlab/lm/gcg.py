@@ -48,6 +48,8 @@ class SuffixResult:
     """Loss of the current suffix after each step (index 0: the initial suffix)."""
     forward_at_step: list[int] = field(default_factory=list)
     """Forward passes spent up to each entry of ``losses``."""
+    gradient_calls: int = 0
+    """Sequences sent backward (each also counted as two forward passes)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ def _search(
     first: int | None = 0 if bool(ok0[0]) else None
     grad: torch.Tensor | None = None
     stalled = 0  # steps since the loss last went down
+    backward = 0
     step = 0
     while first is None and step < steps and (max_forward is None or fwd < max_forward):
         step += 1
@@ -174,6 +177,7 @@ def _search(
             if grad is None:
                 grad = token_gradient(model, prompts, suffix) + mask  # disallowed: never chosen
                 fwd += 2 * len(prompts)
+                backward += len(prompts)
             width = min(len(allowed_t), k * 2 ** (stalled // widen_every)) if widen_every else k
             top = (-grad).topk(width, dim=1).indices  # (m, width)
             pick = torch.randint(0, width, (batch,), generator=gen).to(dev)
@@ -199,7 +203,9 @@ def _search(
         spent.append(fwd)
     kind = "gcg" if gradient else "random"
     log.info("%s: %d steps, %d forward, loss %.3f, success at %s", kind, step, fwd, best, first)
-    return SuffixResult(suffix.tolist(), first is not None, step, fwd, first, losses, spent)
+    return SuffixResult(
+        suffix.tolist(), first is not None, step, fwd, first, losses, spent, backward
+    )
 
 
 def gcg(

@@ -45,6 +45,15 @@ class LMTrainConfig:
     seed: int = 0
 
 
+TINY: tuple[GPTConfig, CorpusConfig, LMTrainConfig] = (
+    GPTConfig(layers=2, width=64),
+    CorpusConfig(n_documents=1000),
+    LMTrainConfig(steps=400),
+)
+"""The smallest recipe that still memorises its 16x-64x canaries (tests, the conformance kit):
+``tiny_gpt(*TINY)``."""
+
+
 @dataclass
 class TrainedLM:
     model: TinyGPT

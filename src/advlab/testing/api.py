@@ -11,12 +11,12 @@ from typing import Any
 
 import torch
 
-from advlab.testing import common, defense, evasion, extraction, inference, poisoning
+from advlab.testing import common, defense, evasion, extraction, inference, lm, poisoning
 from advlab.testing._registry import CHECKS, Check
 
 log = logging.getLogger(__name__)
 
-_BUILTIN = (common, evasion, extraction, inference, poisoning, defense)  # registers their lists
+_BUILTIN = (common, evasion, extraction, inference, poisoning, defense, lm)  # registers their lists
 
 
 class ConformanceError(AssertionError):
