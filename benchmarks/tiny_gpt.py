@@ -2,7 +2,7 @@
 search at an equal forward-pass budget, and a universal suffix.
 
     nice .venv/bin/python benchmarks/tiny_gpt.py [--threads 2] [--steps 600] [--seeds 2]
-        [--budget 10000] [--cached] [--json out.json]
+        [--budget 10000] [--cached] [--train-only] [--json out.json]
 
 Prints Markdown tables (paste into docs/benchmarks.md). Trains without the cache (so the
 training time is measured) unless ``--cached``.
@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10_000)
     ap.add_argument("--universal-steps", type=int, default=300)
     ap.add_argument("--cached", action="store_true")
+    ap.add_argument("--train-only", action="store_true", help="training time and exposure only")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -120,7 +121,8 @@ def main() -> None:
     tok = lm.tokenizer
     out: dict[str, Any] = {"train_seconds": train_s, "info": lm.info}
     info = lm.info
-    print(f"training: {info['seconds']:.1f} s, {args.steps} steps, {args.threads} threads, "
+    print(f"training: {info['seconds']:.1f} s wall, {info.get('cpu_seconds', 0):.1f} s CPU, "
+          f"{args.steps} steps, {args.threads} threads, "
           f"loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}\n")  # fmt: skip
 
     print("| repeats | exposure (bits) | of log2 R | rank |")
@@ -131,8 +133,9 @@ def main() -> None:
         out["exposure"].append({"repeats": c.repeats, "exposure": e.exposure, "rank": e.rank})
         print(f"| {c.repeats} | {e.exposure:.2f} | {e.exposure / math.log2(c.space):.2f} | {e.rank:.0f} |")  # fmt: skip
 
-    out["gcg"] = compare(lm.model, tok, args.seeds, args.budget)
-    out["universal"] = universal(lm.model, tok, args.universal_steps)
+    if not args.train_only:
+        out["gcg"] = compare(lm.model, tok, args.seeds, args.budget)
+        out["universal"] = universal(lm.model, tok, args.universal_steps)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2, default=str)
