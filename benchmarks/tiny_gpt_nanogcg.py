@@ -26,6 +26,7 @@ import argparse
 import gc
 import logging
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -55,6 +56,8 @@ def _block_broken_torchvision() -> None:
         import torchvision  # noqa: F401
     except Exception:
         sys.modules["torchvision"] = None  # type: ignore[assignment]
+    os.environ.setdefault("USE_TF", "0")  # transformers would import TensorFlow too
+    os.environ.setdefault("USE_FLAX", "0")
 
 
 def to_gpt2(model: TinyGPT) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -93,3 +94,27 @@ def test_the_final_layer_is_stolen_from_full_logits(lm: TrainedLM) -> None:
         assert few.hidden_dim < h - 1
     finally:
         model.float()
+
+
+def test_the_logit_bias_attack_rebuilds_full_logits_from_top_k(lm: TrainedLM) -> None:
+    from advlab.lm.chat import ChatLM
+    from advlab.lm.stealing import logits_from_top_logprobs
+
+    chat = ChatLM(lm.model, lm.tokenizer)
+    calls = []
+
+    def api(prompt: str, bias: dict[int, float]) -> dict[int, float]:
+        calls.append(bias)
+        body = {"max_tokens": 1, "logprobs": 5, "logit_bias": {str(k): v for k, v in bias.items()}}
+        top = chat.completion(body, prompt)["choices"][0]["logprobs"]["top_logprobs"][0]
+        return {int(k): v for k, v in top.items()}
+
+    prompts = ["the capital of ", "record: name "]
+    got = logits_from_top_logprobs(api, prompts, vocab=262, top=5)
+    assert got.queries == len(calls) == 2 * math.ceil(261 / 4)
+    with torch.no_grad():
+        for row, p in zip(got.logits, prompts, strict=True):
+            z = lm.model(torch.tensor([lm.tokenizer.encode(p, bos=True)]))[0, -1].double()
+            np.testing.assert_allclose(row, (z - z[0]).numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="top 2"):
+        logits_from_top_logprobs(api, prompts, vocab=262, top=1)
