@@ -2,7 +2,7 @@
 search at an equal forward-pass budget, and a universal suffix.
 
     nice .venv/bin/python benchmarks/tiny_gpt.py [--threads 2] [--steps 600] [--seeds 2]
-        [--budget 10000] [--cached] [--train-only] [--json out.json]
+        [--budget 10000] [--cached] [--train-only] [--tiny] [--json out.json]
 
 Prints Markdown tables (paste into docs/benchmarks.md). Trains without the cache (so the
 training time is measured) unless ``--cached``.
@@ -29,7 +29,7 @@ from advlab.lm.exposure import exposure
 from advlab.lm.gcg import Prompt, SuffixResult, gcg, random_search
 from advlab.lm.model import GPTConfig
 from advlab.lm.tokenizer import ByteTokenizer
-from advlab.lm.train import CorpusConfig, LMTrainConfig, tiny_gpt
+from advlab.lm.train import TINY, CorpusConfig, LMTrainConfig, tiny_gpt
 
 log = logging.getLogger("bench")
 
@@ -109,20 +109,21 @@ def main() -> None:
     ap.add_argument("--universal-steps", type=int, default=300)
     ap.add_argument("--cached", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="training time and exposure only")
+    ap.add_argument("--tiny", action="store_true", help="the TINY recipe (2 layers, width 64)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    train = LMTrainConfig(steps=args.steps)
-    lm = tiny_gpt(GPTConfig(), CorpusConfig(), train, device="cpu", cache=args.cached)
+    recipe = TINY if args.tiny else (GPTConfig(), CorpusConfig(), LMTrainConfig(steps=args.steps))
+    lm = tiny_gpt(*recipe, device="cpu", cache=args.cached)
     train_s = time.perf_counter() - t0
     tok = lm.tokenizer
     out: dict[str, Any] = {"train_seconds": train_s, "info": lm.info}
     info = lm.info
     print(f"training: {info['seconds']:.1f} s wall, {info.get('cpu_seconds', 0):.1f} s CPU, "
-          f"{args.steps} steps, {args.threads} threads, "
+          f"{recipe[2].steps} steps, {args.threads} threads, "
           f"loss {info['loss_first']:.2f} -> {info['loss_last']:.2f}\n")  # fmt: skip
 
     print("| repeats | exposure (bits) | of log2 R | rank |")

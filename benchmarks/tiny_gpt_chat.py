@@ -4,7 +4,7 @@ found white-box and sent over HTTP, and the logit-bias stealing attack through t
     nice .venv/bin/python benchmarks/tiny_gpt_chat.py [--threads 1] [--gcg-steps 200]
         [--prompts 160] [--second-seed 1]
 
-1. Trains (or loads from the cache) the chat model (:data:`advlab.lm.chat.CHAT_MODEL`, 600
+1. Trains (or loads from the cache) the chat model (:data:`advlab.lm.chat.CHAT_MODEL`, 300
    steps on 3,000 templated instructions, loss on replies) and measures exact replies on
    200 held-out instructions.
 2. GCG (white box, on the local copy) searches a suffix to the user message ``hi`` that

@@ -104,3 +104,17 @@ def test_completions_continue_the_raw_prompt(served: Any) -> None:
     got = _post(url, "/completions", body).json()["choices"][0]
     assert got["text"] == lm.completion(body, "the capital of ")["choices"][0]["text"]
     assert len(got["logprobs"]["top_logprobs"][0]) == 3
+
+
+def test_a_student_distilled_through_the_api_agrees_with_the_victim() -> None:
+    from advlab.lm.distill import agreement, distill
+
+    def victim(user: str) -> str:  # a victim whose behaviour a few steps can learn
+        return "ok."
+
+    users = [e.user for e in chat_examples(64, seed=5)]
+    fresh = tiny_chat_gpt(SMALL, LMTrainConfig(steps=1), n_examples=8, cache=False)
+    student = distill(victim, users, SMALL, LMTrainConfig(steps=80, warmup=5), cache=False)
+    held = [e.user for e in chat_examples(20, seed=6)]
+    assert agreement(student, victim, held) >= 0.8
+    assert agreement(fresh, victim, held) < 0.5

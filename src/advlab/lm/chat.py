@@ -77,8 +77,10 @@ def chat_examples(n: int, *, system: str = SYSTEM, seed: int = 0) -> list[ChatEx
     return out
 
 
-CHAT_MODEL = GPTConfig(context=96)
-"""The chat variant's shape: the default tiny GPT with room for template, prompt and reply."""
+CHAT_MODEL = GPTConfig(layers=2, width=64, context=96)
+"""The chat variant's shape: small enough to instruction-tune in minutes on a shared CPU,
+with room for template, prompt and reply."""
+CHAT_TRAIN = LMTrainConfig(steps=300)
 
 
 @dataclass
@@ -101,7 +103,7 @@ def tiny_chat_gpt(
 ) -> TrainedChat:
     """The instruction-tuned tiny GPT: trained from scratch on ``examples`` (default:
     ``chat_examples(n_examples, seed=seed)``), the loss on replies only; cached on disk."""
-    train_cfg = train_cfg or LMTrainConfig()
+    train_cfg = train_cfg or CHAT_TRAIN
     tok = ByteTokenizer()
     data = list(examples) if examples is not None else chat_examples(n_examples, seed=seed)
     prompts = [tok.chat(e.system, e.user) for e in data]
