@@ -118,3 +118,22 @@ def test_a_student_distilled_through_the_api_agrees_with_the_victim() -> None:
     held = [e.user for e in chat_examples(20, seed=6)]
     assert agreement(student, victim, held) >= 0.8
     assert agreement(fresh, victim, held) < 0.5
+
+
+def test_serve_llm_tiny_gpt_serves_the_chat_model(monkeypatch, chat: TrainedChat) -> None:
+    uvicorn = pytest.importorskip("uvicorn")
+    from typer.testing import CliRunner
+
+    import advlab.lm.chat as chat_module
+    from advlab.cli import app
+
+    served: list[Any] = []
+    monkeypatch.setattr(chat_module, "tiny_chat_gpt", lambda **kw: chat)  # no training here
+    monkeypatch.setattr(uvicorn, "run", lambda app_, **kw: served.append(app_))
+    result = CliRunner().invoke(app, ["serve-llm", "--port", "8124", "--tiny-gpt"])
+    assert result.exit_code == 0, result.output
+    assert "tiny-gpt-chat" in result.output and len(served) == 1
+    from fastapi.testclient import TestClient
+
+    models = TestClient(served[0]).get("/v1/models").json()["data"]
+    assert "tiny-gpt-chat" in {m["id"] for m in models}

@@ -28,13 +28,16 @@ def serve_llm(
     faults: Any = None,
     api_key_env: str | None = None,
     log_level: str = "warning",
+    lm_models: dict[str, Any] | None = None,
 ) -> None:
     """Serve the apps with uvicorn until interrupted (prints the endpoints first)."""
     from advlab.llm.apps import TOP_LEVEL
     from advlab.llm.server import check_host, create_llm_app
 
     check_host(host, port)
-    app = create_llm_app(secret=secret, seed=seed, faults=faults, api_key_env=api_key_env)
+    app = create_llm_app(
+        secret=secret, seed=seed, faults=faults, api_key_env=api_key_env, lm_models=lm_models
+    )
     try:
         import uvicorn
     except ImportError as exc:
@@ -43,6 +46,8 @@ def serve_llm(
     typer.echo(f"advlab serve-llm on {base}")
     typer.echo(f"  POST {base}/chat/completions   POST {base}/completions   GET {base}/models")
     typer.echo(f"  models: level-0 .. level-{TOP_LEVEL} (chat apps), agent-0 .. agent-{TOP_LEVEL}")
+    if lm_models:
+        typer.echo(f"  model-backed: {', '.join(lm_models)} (real logprobs, logit_bias)")
     typer.echo(f"  auth: {'Bearer key from $' + api_key_env if api_key_env else 'none'}")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
@@ -76,6 +81,13 @@ def serve_llm_cli(
         str | None, typer.Option(help="environment variable holding the required API key")
     ] = None,
     host: Annotated[str, typer.Option(help="loopback address to bind")] = "127.0.0.1",
+    tiny_gpt: Annotated[
+        bool,
+        typer.Option(
+            help="also serve the instruction-tuned tiny GPT as tiny-gpt-chat (trained "
+            "on first use, then cached)"
+        ),
+    ] = False,
 ) -> None:
     """Serve the vulnerable chat apps behind an OpenAI-compatible API on 127.0.0.1."""
     from advlab.llm.server import Faults
@@ -89,8 +101,20 @@ def serve_llm_cli(
         hang_s=hang,
         malformed_rate=malformed_rate,
     )
+    lm_models = None
+    if tiny_gpt:
+        from advlab.lm.chat import ChatLM, tiny_chat_gpt
+
+        chat = tiny_chat_gpt()
+        lm_models = {"tiny-gpt-chat": ChatLM(chat.model, chat.tokenizer)}
     serve_llm(
-        host=host, port=port, secret=secret, seed=seed, faults=faults, api_key_env=api_key_env
+        host=host,
+        port=port,
+        secret=secret,
+        seed=seed,
+        faults=faults,
+        api_key_env=api_key_env,
+        lm_models=lm_models,
     )
 
 
