@@ -49,7 +49,7 @@ FORCED = [
 USER = "hi"
 
 
-def instruction_accuracy(lm: ChatLM, n: int = 200) -> float:
+def instruction_accuracy(lm: ChatLM, n: int) -> float:
     held = chat_examples(n, seed=99)
     ok = 0
     for e in held:
@@ -112,7 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--gcg-steps", type=int, default=200)
-    ap.add_argument("--prompts", type=int, default=160)
+    ap.add_argument("--prompts", type=int, default=96)
+    ap.add_argument("--held-out", type=int, default=200)
     ap.add_argument("--second-seed", type=int, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -121,13 +122,14 @@ def main() -> None:
     lm = ChatLM(chat.model, chat.tokenizer)
     print(f"chat model: {chat.info['seconds']:.0f} s wall training, "
           f"loss {chat.info['loss_first']:.2f} -> {chat.info['loss_last']:.2f}; "
-          f"exact replies on 200 held-out instructions: {instruction_accuracy(lm):.1%}\n")  # fmt: skip
+          f"exact replies on {args.held_out} held-out instructions: "
+          f"{instruction_accuracy(lm, args.held_out):.1%}\n")  # fmt: skip
     served = {"tiny-gpt-chat": lm}
     if args.second_seed is not None:
         other = tiny_chat_gpt(device="cpu", seed=args.second_seed)
         served["tiny-gpt-chat-b"] = ChatLM(other.model, other.tokenizer)
         print(f"second model (seed {args.second_seed}): exact replies "
-              f"{instruction_accuracy(served['tiny-gpt-chat-b']):.1%}\n")  # fmt: skip
+              f"{instruction_accuracy(served['tiny-gpt-chat-b'], args.held_out):.1%}\n")  # fmt: skip
     with background_server(create_llm_app(lm_models=served)) as base:
         url = f"{base}/v1"
         rows = transfer(lm, url, list(served), args.gcg_steps)

@@ -11,6 +11,7 @@ import torch
 
 from advlab.lm.chat import MAX_TOP_LOGPROBS, ChatLM, TrainedChat, chat_examples, tiny_chat_gpt
 from advlab.lm.model import GPTConfig
+from advlab.lm.tokenizer import ByteTokenizer
 from advlab.lm.train import LMTrainConfig
 
 httpx = pytest.importorskip("httpx")
@@ -45,7 +46,7 @@ def _post(url: str, path: str, body: dict[str, Any]) -> Any:
 def test_chat_examples_are_seeded_and_fit_the_context() -> None:
     a, b = chat_examples(50, seed=1), chat_examples(50, seed=1)
     assert a == b and a != chat_examples(50, seed=2)
-    tok = ChatLM.__init__.__globals__["ByteTokenizer"]()
+    tok = ByteTokenizer()
     longest = max(len(tok.chat(e.system, e.user) + tok.encode(e.reply, eos=True)) for e in a)
     assert longest <= SMALL.context + 1
 
