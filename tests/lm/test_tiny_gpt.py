@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -16,14 +15,6 @@ from advlab.lm.tokenizer import ByteTokenizer
 from advlab.lm.train import CorpusConfig, LMTrainConfig, TrainedLM, tiny_gpt
 
 TINY = (GPTConfig(layers=2, width=64), CorpusConfig(n_documents=1000), LMTrainConfig(steps=400))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
