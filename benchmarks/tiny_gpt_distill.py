@@ -1,7 +1,7 @@
 """Distillation of the served chat model through its API: agreement with the victim on
 held-out instructions against the queries spent.
 
-    nice .venv/bin/python benchmarks/tiny_gpt_distill.py [--queries 100 300 1000 3000]
+    nice .venv/bin/python benchmarks/tiny_gpt_distill.py [--queries 100 300 1000 3000] [--held-out 200]
 
 The victim is the instruction-tuned tiny GPT (:func:`advlab.lm.chat.tiny_chat_gpt`) behind
 ``serve-llm``; the attacker knows the kind of instructions (its own seed of the generator)
@@ -30,6 +30,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--queries", type=int, nargs="+", default=[100, 300, 1000, 3000])
+    ap.add_argument("--held-out", type=int, default=200)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -48,8 +49,8 @@ def main() -> None:
             return cache[user]
 
         pool = [e.user for e in chat_examples(max(args.queries), seed=7)]
-        held = [e.user for e in chat_examples(200, seed=8)]
-        print("| queries | distinct prompts | student agreement on 200 held-out | seconds |")
+        held = [e.user for e in chat_examples(args.held_out, seed=8)]
+        print(f"| queries | distinct prompts | agreement on {args.held_out} held-out | seconds |")
         print("| --- | --- | --- | --- |")
         for q in sorted(args.queries):
             t = time.perf_counter()

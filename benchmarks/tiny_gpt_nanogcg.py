@@ -126,7 +126,7 @@ def run_nanogcg(
     def hook(_m: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         x = kwargs.get("inputs_embeds")
         x = kwargs.get("input_ids") if x is None else x
-        count[0] += int(x.shape[0])
+        count[0] += int(x.shape[0]) * (2 if torch.is_grad_enabled() else 1)  # backward: 2
         if count[0] > budget:
             raise CapReached  # the cap: stop like the advlab searches do
 
