@@ -47,6 +47,7 @@ FORCED = [
     "goodbye!",
 ]  # fmt: skip
 USER = "hi"
+EOS = 258
 
 
 def instruction_accuracy(lm: ChatLM, n: int) -> float:
@@ -100,12 +101,13 @@ def steal(url: str, model: Any, n_prompts: int, seed: int = 0) -> dict[str, Any]
         return {int(k): float(v) for k, v in top["top_logprobs"][0].items()}
 
     t = time.perf_counter()
-    got = logits_from_top_logprobs(api, prompts, vocab=model.cfg.vocab_size, top=20)
+    cols = [i for i in range(model.cfg.vocab_size) if i != EOS]  # <eos> ends the reply unreported
+    got = logits_from_top_logprobs(api, prompts, vocab=model.cfg.vocab_size, top=20, tokens=cols)
     secs = time.perf_counter() - t
     stolen = steal_final_layer(got.logits)
     return {"queries": got.queries, "prompts": n_prompts, "seconds": secs,
             "hidden_dim": stolen.hidden_dim, "width": model.cfg.width,
-            "relative_error": relative_error(stolen.basis, reachable_final_layer(model))}  # fmt: skip
+            "relative_error": relative_error(stolen.basis, reachable_final_layer(model)[cols])}  # fmt: skip
 
 
 def main() -> None:

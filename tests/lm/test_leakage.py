@@ -109,3 +109,9 @@ def test_the_logit_bias_attack_rebuilds_full_logits_from_top_k(lm: TrainedLM) ->
             np.testing.assert_allclose(row, (z - z[0]).numpy(), atol=1e-3)
     with pytest.raises(ValueError, match="top 2"):
         logits_from_top_logprobs(api, prompts, vocab=262, top=1)
+    some = [0, 5, 97, 200, 100]  # a chosen subset, in a chosen order
+    part = logits_from_top_logprobs(api, prompts[:1], vocab=262, top=3, tokens=some)
+    assert part.queries == 2 and part.logits.shape == (1, 5)
+    np.testing.assert_allclose(part.logits[0], got.logits[0, some], atol=1e-3)
+    with pytest.raises(ValueError, match="reference"):
+        logits_from_top_logprobs(api, prompts, vocab=262, top=3, tokens=[1, 2])

@@ -89,6 +89,7 @@ def logits_from_top_logprobs(
     top: int,
     bias: float = 100.0,
     reference: int = 0,
+    tokens: Sequence[int] | None = None,
 ) -> BiasedLogits:
     """Full logit vectors through an API that returns only the ``top`` log-probabilities,
     with ``logit_bias`` (Carlini et al. 2024, section 5, the logit-bias attack).
@@ -98,12 +99,20 @@ def logits_from_top_logprobs(
     all into the top ``top`` (``bias`` must exceed the spread of the logits). A common bias
     cancels in differences, so ``logprob_i - logprob_ref = z_i - z_ref``: the logit vector
     up to a constant, in ``ceil((vocab - 1) / (top - 1))`` queries per prompt.
+
+    ``tokens`` (default: the whole vocabulary) are the columns recovered, in that order; leave
+    out tokens the API cannot report (an end token ends the reply before its log-probability
+    is returned), the layer is recovered on the rest.
     """
     if top < 2:
         raise ValueError("the logit-bias attack needs at least the top 2 log-probabilities")
-    others = [i for i in range(vocab) if i != reference]
+    cols = list(range(vocab)) if tokens is None else list(tokens)
+    if reference not in cols:
+        raise ValueError(f"the reference token {reference} must be among the tokens recovered")
+    where = {t: j for j, t in enumerate(cols)}
+    others = [i for i in cols if i != reference]
     groups = [others[i : i + top - 1] for i in range(0, len(others), top - 1)]
-    rows = np.zeros((len(prompts), vocab))
+    rows = np.zeros((len(prompts), len(cols)))
     queries = 0
     for r, prompt in enumerate(prompts):
         for g in groups:
@@ -114,5 +123,5 @@ def logits_from_top_logprobs(
                 raise ValueError(
                     f"tokens {missing[:5]} not in the returned top {top}: raise the bias"
                 )
-            rows[r, g] = [got[i] - got[reference] for i in g]
+            rows[r, [where[i] for i in g]] = [got[i] - got[reference] for i in g]
     return BiasedLogits(rows, queries)
