@@ -42,6 +42,7 @@ PLUGIN_PACKAGES = (
     "advlab.defenses",
     "advlab.data",
     "advlab.llm",
+    "advlab.lm",
     "advlab.lab",
 )
 """Packages walked for plugins (a package that does not exist is skipped)."""

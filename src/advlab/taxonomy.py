@@ -13,6 +13,7 @@ FAMILIES: dict[str, str] = {
     "inference": "learns what a model leaks about its training data (membership, attributes, inversion)",
     "poisoning": "changes the training data or process",
     "defense": "makes a target, a training run or a dataset harder to attack",
+    "lm": "attacks a language model itself: forced outputs, memorisation, membership, stealing",
     "probe": "sends crafted prompts to a language-model application",
     "detector": "scores a language-model response (did the attack work?)",
     "transform": "rewrites a prompt (encodings, paraphrases, obfuscation)",

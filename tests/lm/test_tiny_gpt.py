@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
 
 from advlab.lm.corpus import Canary, format_secret, make_corpus
 from advlab.lm.exposure import exposure
-from advlab.lm.gcg import Prompt, forced, gcg, random_search
+from advlab.lm.gcg import Prompt, forced, gcg, random_search, target_loss, token_gradient
 from advlab.lm.model import GPTConfig, TinyGPT
 from advlab.lm.tokenizer import ByteTokenizer
 from advlab.lm.train import CorpusConfig, LMTrainConfig, TrainedLM, tiny_gpt
 
 TINY = (GPTConfig(layers=2, width=64), CorpusConfig(n_documents=1000), LMTrainConfig(steps=400))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +82,46 @@ def _prompt(tok: ByteTokenizer, target: str) -> Prompt:
     return Prompt(tok.encode("the capital of ", bos=True), tok.encode(" is "), tok.encode(target))
 
 
+def test_the_one_hot_gradient_is_the_embedding_gradient_times_the_table(lm: TrainedLM) -> None:
+    tok, model = lm.tokenizer, lm.model
+    p = _prompt(tok, "lima")
+    suffix = torch.tensor(tok.encode("x!q~ 7;a"))
+    grad = token_gradient(model, [p], suffix)
+    emb = model.embed(suffix).detach().requires_grad_(True)
+    ids = [p.before, p.after + p.target]
+    full = torch.cat([model.embed(torch.tensor(ids[0])), emb, model.embed(torch.tensor(ids[1]))])
+    n = full.shape[0]
+    logits = model(embeds=full[None, :-1])[0, n - len(p.target) - 1 :]
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(p.target))
+    (d_emb,) = torch.autograd.grad(loss, emb)
+    torch.testing.assert_close(grad, d_emb @ model.tok.weight.T.detach())
+    # the linearisation ranks swaps: the predicted-best swap beats the predicted-worst one
+    pos = 3
+    allowed = torch.arange(32, 127)
+    best, worst = allowed[grad[pos, allowed].argmin()], allowed[grad[pos, allowed].argmax()]
+    swapped = suffix.repeat(2, 1)
+    swapped[0, pos], swapped[1, pos] = best, worst
+    with torch.no_grad():
+        got = target_loss(model, p, swapped)
+    assert got[0] < got[1]
+
+
 def test_gcg_forces_reachable_targets_and_greedy_decoding_agrees(lm: TrainedLM) -> None:
     tok = lm.tokenizer
     forced_any = []
-    for target in ("lima", "riga", "paris", "oslo", "bern"):
+    for target in ("lima", "riga", "paris", "oslo"):
         p = _prompt(tok, target)
-        res = gcg(lm.model, [p], steps=40, batch=64, suffix_length=6)
-        assert res.forward_passes == 1 + res.steps * (2 + 64)
+        res = gcg(lm.model, [p], steps=25, batch=64, suffix_length=6)
+        assert 1 < res.forward_passes <= 1 + res.steps * (2 + 64)
+        assert res.forward_at_step[-1] == res.forward_passes
+        assert len(res.losses) == res.steps + 1
+        # keep-best: the loss never rises, except to the first candidate that forces the target
+        kept = res.losses[:-1] if res.success else res.losses
+        assert all(b <= a for a, b in zip(kept, kept[1:], strict=False))
         assert all(32 <= t < 127 for t in res.suffix)  # printable by default
         assert res.success == forced(lm.model, p, torch.tensor(res.suffix))
         if res.success:
-            assert res.steps_to_success == res.steps
+            assert res.steps_to_success == res.steps  # stops at the first forcing candidate
             out = lm.model.generate(p.before + res.suffix + p.after, len(p.target))
             assert out == p.target  # greedy decoding says the target
             forced_any.append(target)
@@ -115,9 +135,14 @@ def test_universal_suffix_lowers_the_loss_on_every_prompt(lm: TrainedLM) -> None
         Prompt(tok.encode(stem, bos=True), after, tok.encode("lima"))
         for stem in ("the capital of ", "the city of ")
     ]
-    res = gcg(lm.model, prompts, steps=30, batch=64, suffix_length=6)
-    assert res.forward_passes == 2 + res.steps * 2 * (2 + 64)
-    assert res.losses[-1] < 0.5 * res.losses[0]
+    start = torch.full((6,), ord("!"))
+    with torch.no_grad():
+        before = [float(target_loss(lm.model, p, start[None])[0]) for p in prompts]
+        res = gcg(lm.model, prompts, steps=20, batch=64, suffix_length=6)
+        found = torch.tensor([res.suffix])
+        after_loss = [float(target_loss(lm.model, p, found)[0]) for p in prompts]
+    assert res.forward_passes <= 2 + res.steps * 2 * (2 + 64)
+    assert all(a < 0.5 * b for a, b in zip(after_loss, before, strict=True)), (before, after_loss)
     assert res.success == all(forced(lm.model, p, torch.tensor(res.suffix)) for p in prompts)
 
 
@@ -126,3 +151,5 @@ def test_random_search_only_keeps_improvements_and_respects_the_budget(lm: Train
     res = random_search(lm.model, [p], steps=50, batch=32, suffix_length=6, max_forward=500)
     assert all(b <= a for a, b in zip(res.losses, res.losses[1:], strict=False))
     assert res.forward_passes >= 500 and res.forward_passes < 500 + 32
+    with pytest.raises(ValueError, match="positive"):
+        random_search(lm.model, [p], steps=0)

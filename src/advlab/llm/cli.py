@@ -30,6 +30,7 @@ def serve_llm(
     api_key_env: str | None = None,
     log_level: str = "warning",
     guards: Sequence[str] = (),
+    lm_models: dict[str, Any] | None = None,
 ) -> None:
     """Serve the apps with uvicorn until interrupted (prints the endpoints first)."""
     from advlab.llm.apps import TOP_LEVEL
@@ -38,7 +39,12 @@ def serve_llm(
     check_host(host, port)
     chain = guards_by_name(guards)
     app = create_llm_app(
-        secret=secret, seed=seed, faults=faults, api_key_env=api_key_env, guards=chain
+        secret=secret,
+        seed=seed,
+        faults=faults,
+        api_key_env=api_key_env,
+        guards=chain,
+        lm_models=lm_models,
     )
     try:
         import uvicorn
@@ -48,6 +54,8 @@ def serve_llm(
     typer.echo(f"advlab serve-llm on {base}")
     typer.echo(f"  POST {base}/chat/completions   POST {base}/completions   GET {base}/models")
     typer.echo(f"  models: level-0 .. level-{TOP_LEVEL} (chat apps), agent-0 .. agent-{TOP_LEVEL}")
+    if lm_models:
+        typer.echo(f"  model-backed: {', '.join(lm_models)} (real logprobs, logit_bias)")
     typer.echo(f"  auth: {'Bearer key from $' + api_key_env if api_key_env else 'none'}")
     typer.echo(f"  guards: {', '.join(g.name for g in chain) or 'none'}")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
@@ -103,6 +111,13 @@ def serve_llm_cli(
         list[str] | None,
         typer.Option(help="a guard every app answers through (repeatable, in order)"),
     ] = None,
+    tiny_gpt: Annotated[
+        bool,
+        typer.Option(
+            help="also serve the instruction-tuned tiny GPT as tiny-gpt-chat (trained "
+            "on first use, then cached)"
+        ),
+    ] = False,
 ) -> None:
     """Serve the vulnerable chat apps behind an OpenAI-compatible API on 127.0.0.1."""
     from advlab.llm.server import Faults
@@ -116,6 +131,12 @@ def serve_llm_cli(
         hang_s=hang,
         malformed_rate=malformed_rate,
     )
+    lm_models = None
+    if tiny_gpt:
+        from advlab.lm.chat import ChatLM, tiny_chat_gpt
+
+        chat = tiny_chat_gpt()
+        lm_models = {"tiny-gpt-chat": ChatLM(chat.model, chat.tokenizer)}
     serve_llm(
         host=host,
         port=port,
@@ -124,6 +145,7 @@ def serve_llm_cli(
         faults=faults,
         api_key_env=api_key_env,
         guards=guard or (),
+        lm_models=lm_models,
     )
 
 

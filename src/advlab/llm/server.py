@@ -147,8 +147,12 @@ def create_llm_app(
     api_key_env: str | None = None,
     stats: ServerStats | None = None,
     guards: Sequence[Guard] = (),
+    lm_models: dict[str, Any] | None = None,
 ) -> Any:
-    """The FastAPI application (see the module docstring); ``app.state.stats`` counts."""
+    """The FastAPI application (see the module docstring); ``app.state.stats`` counts.
+    ``lm_models`` adds model-backed endpoints: name -> an object with
+    ``chat_completion(body, messages)`` and ``completion(body, prompt)`` returning OpenAI
+    objects (:class:`advlab.lm.chat.ChatLM`: a real model, real logprobs, ``logit_bias``)."""
     fastapi = _import_fastapi()
     from fastapi.responses import JSONResponse, Response
     from starlette.requests import ClientDisconnect
@@ -165,6 +169,7 @@ def create_llm_app(
         f"agent-{n}": Agent(ChatApp.level(n, **shared), demo_workspace())
         for n in range(TOP_LEVEL + 1)
     }
+    lms = dict(lm_models or {})
     app = fastapi.FastAPI(title="advlab vulnerable LLM apps", docs_url=None, redoc_url=None)
     app.state.stats = stats
 
@@ -189,7 +194,7 @@ def create_llm_app(
         if not isinstance(body, dict):
             return error(400, "the request body must be a JSON object", "invalid_json"), None
         model = body.get("model")
-        if model not in apps and model not in agents:
+        if model not in apps and model not in agents and model not in lms:
             return error(404, f"the model {model!r} does not exist", "model_not_found"), None
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
@@ -224,11 +229,20 @@ def create_llm_app(
         c = len(text.split())
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
+    def model_answer(make: Any, last: dict[str, str]) -> Any:
+        stats.received.append(last["content"])
+        try:
+            out = make()
+        except ValueError as exc:  # bad max_tokens, logit_bias, ...
+            return error(400, str(exc), "invalid_request")
+        stats.answered.append(last["content"])
+        return JSONResponse(out)
+
     async def health(request: Any) -> Any:
         return JSONResponse({"status": "ok"})
 
     async def models(request: Any) -> Any:
-        ids = [*apps, *agents]
+        ids = [*apps, *agents, *lms]
         return JSONResponse(
             {
                 "object": "list",
@@ -253,6 +267,9 @@ def create_llm_app(
             return error(400, f"bad messages: {type(exc).__name__}", "invalid_messages")
         if not messages:
             return error(400, "messages must be a non-empty list", "invalid_messages")
+        if body["model"] in lms:
+            msgs = [{"role": m.role, "content": m.content} for m in messages]
+            return model_answer(lambda: lms[body["model"]].chat_completion(body, msgs), msgs[-1])
         text, calls = await answer(body["model"], messages)
         text, reason = _cut(text, body.get("max_tokens"), body.get("stop"))
         stats.answered.append(messages[-1].content)
@@ -287,6 +304,9 @@ def create_llm_app(
             prompt = prompt[0]
         if not isinstance(prompt, str):
             return error(400, "prompt must be a string", "invalid_prompt")
+        if body["model"] in lms:
+            msg = {"role": "user", "content": prompt}
+            return model_answer(lambda: lms[body["model"]].completion(body, prompt), msg)
         messages = [Message(role="user", content=prompt)]
         text, _ = await answer(body["model"], messages)
         text, reason = _cut(text, body.get("max_tokens"), body.get("stop"))

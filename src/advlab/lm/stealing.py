@@ -12,10 +12,16 @@ like any output bias is a constant that centring over queries removes). On doubl
 logits the rank is therefore ``h - 1`` for a GPT with a final LayerNorm (advlab's tiny GPT,
 GPT-2), ``h`` for RMSNorm models (no centring), and a bias that is not removed by centring
 would add one (``h + 1``).
+
+Through an API that returns only the top-K log-probabilities but accepts ``logit_bias``,
+:func:`logits_from_top_logprobs` rebuilds each full logit vector (up to a constant, which
+the centring removes) in ``ceil((V - 1) / (K - 1))`` queries -- the paper's logit-bias
+attack; the SVD then runs on those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,3 +68,60 @@ def relative_error(basis: np.ndarray, reference: np.ndarray) -> float:
     """``min_G ||reference - basis @ G|| / ||reference||`` (the error up to a linear map)."""
     g, *_ = np.linalg.lstsq(basis, reference, rcond=None)
     return float(np.linalg.norm(reference - basis @ g) / np.linalg.norm(reference))
+
+
+TopLogprobs = Callable[[str, dict[int, float]], dict[int, float]]
+"""An API call: ``(prompt, logit_bias) -> {token id: log-probability}`` of the top tokens
+of the first generated position (what ``logprobs=K`` with ``logit_bias`` returns)."""
+
+
+@dataclass
+class BiasedLogits:
+    logits: np.ndarray  # (n_prompts, vocab): each row up to its own additive constant
+    queries: int
+
+
+def logits_from_top_logprobs(
+    api: TopLogprobs,
+    prompts: Sequence[str],
+    *,
+    vocab: int,
+    top: int,
+    bias: float = 100.0,
+    reference: int = 0,
+    tokens: Sequence[int] | None = None,
+) -> BiasedLogits:
+    """Full logit vectors through an API that returns only the ``top`` log-probabilities,
+    with ``logit_bias`` (Carlini et al. 2024, section 5, the logit-bias attack).
+
+    Per prompt, the vocabulary (without a ``reference`` token) is cut into groups of
+    ``top - 1``; one query biases a group and the reference by ``bias``, which lifts them
+    all into the top ``top`` (``bias`` must exceed the spread of the logits). A common bias
+    cancels in differences, so ``logprob_i - logprob_ref = z_i - z_ref``: the logit vector
+    up to a constant, in ``ceil((vocab - 1) / (top - 1))`` queries per prompt.
+
+    ``tokens`` (default: the whole vocabulary) are the columns recovered, in that order; leave
+    out tokens the API cannot report (an end token ends the reply before its log-probability
+    is returned), the layer is recovered on the rest.
+    """
+    if top < 2:
+        raise ValueError("the logit-bias attack needs at least the top 2 log-probabilities")
+    cols = list(range(vocab)) if tokens is None else list(tokens)
+    if reference not in cols:
+        raise ValueError(f"the reference token {reference} must be among the tokens recovered")
+    where = {t: j for j, t in enumerate(cols)}
+    others = [i for i in cols if i != reference]
+    groups = [others[i : i + top - 1] for i in range(0, len(others), top - 1)]
+    rows = np.zeros((len(prompts), len(cols)))
+    queries = 0
+    for r, prompt in enumerate(prompts):
+        for g in groups:
+            got = api(prompt, {i: bias for i in [*g, reference]})
+            queries += 1
+            missing = [i for i in [*g, reference] if i not in got]
+            if missing:
+                raise ValueError(
+                    f"tokens {missing[:5]} not in the returned top {top}: raise the bias"
+                )
+            rows[r, [where[i] for i in g]] = [got[i] - got[reference] for i in g]
+    return BiasedLogits(rows, queries)

@@ -19,6 +19,7 @@ from advlab.testing import (
     guard,
     inference,
     llm,
+    lm,
     poisoning,
 )
 from advlab.testing._registry import CHECKS, Check
@@ -34,6 +35,7 @@ _BUILTIN = (
     defense,
     guard,
     llm,
+    lm,
 )  # registers their lists
 
 

@@ -1,0 +1,1 @@
+"""The attacks on a language model itself as plugins (family ``lm``), one per module."""
