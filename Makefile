@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser
+.PHONY: demo test lint setup clean browser malware-toolchain
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -28,7 +28,13 @@ lint: $(STAMP)
 browser:
 	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; the HTML report test will fail"
 
-test: $(STAMP) lint browser
+# The malware corpus compiles harmless generated C programs with mingw-w64 (Debian's package).
+MINGW ?= x86_64-w64-mingw32-gcc
+
+malware-toolchain:
+	@command -v $(MINGW) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null) || echo "warning: could not install mingw-w64; the malware corpus falls back to synthetic variants"
+
+test: $(STAMP) lint browser malware-toolchain
 	$(BIN)/python -m pytest
 
 clean:

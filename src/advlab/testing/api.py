@@ -11,12 +11,20 @@ from typing import Any
 
 import torch
 
-from advlab.testing import common, defense, evasion, extraction, inference, poisoning
+from advlab.testing import common, defense, evasion, extraction, inference, malware, poisoning
 from advlab.testing._registry import CHECKS, Check
 
 log = logging.getLogger(__name__)
 
-_BUILTIN = (common, evasion, extraction, inference, poisoning, defense)  # registers their lists
+_BUILTIN = (
+    common,
+    evasion,
+    malware,
+    extraction,
+    inference,
+    poisoning,
+    defense,
+)  # registers their lists
 
 
 class ConformanceError(AssertionError):
