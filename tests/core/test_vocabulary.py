@@ -152,9 +152,12 @@ def test_evasion_results_say_robust_accuracy_and_success():
     "cls", [c for c in PLUGINS if issubclass(c, EvasionAttack)], ids=lambda c: c.name
 )
 def test_one_eps_default(cls):
-    """A fixed-budget evasion attack defaults to DEFAULT_EPS; a minimum-norm one to None."""
+    """A fixed-budget evasion attack defaults to DEFAULT_EPS; a minimum-norm one to None; an
+    attack on files (``modality:binary``) to a byte budget, a positive integer."""
     default = inspect.signature(cls.__init__).parameters["eps"].default
-    if cls.has("minimal_norm"):
+    if "modality:binary" in cls.tags:
+        assert isinstance(default, int) and default >= 1
+    elif cls.has("minimal_norm"):
         assert default is None
     else:
         assert default == DEFAULT_EPS

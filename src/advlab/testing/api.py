@@ -20,6 +20,7 @@ from advlab.testing import (
     inference,
     llm,
     lm,
+    malware,
     poisoning,
 )
 from advlab.testing._registry import CHECKS, Check
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 _BUILTIN = (
     common,
     evasion,
+    malware,
     extraction,
     inference,
     poisoning,
