@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PY:-python3}
-EXTRAS=${EXTRAS-"onnx http images serve scan privacy optim ray"}
+EXTRAS=${EXTRAS-"onnx http images serve scan privacy optim ray keras keras-tf hf constrained malware"}
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/advlab-install.XXXXXX")}
 WHEELHOUSE=${WHEELHOUSE:-$ROOT/.ci/wheelhouse}
 mkdir -p "$WORK" "$WHEELHOUSE"

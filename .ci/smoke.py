@@ -160,6 +160,81 @@ def ray() -> None:
     assert list(get_executor("ray", num_cpus=1).map(abs, [-1, -2])) == [1, 2]
 
 
+def keras() -> None:
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras as k
+
+    from advlab.targets.files import open_model_file
+
+    k.Sequential([k.Input((8, 8, 1)), k.layers.Flatten(), k.layers.Dense(10)]).save("m.keras")
+    target = open_model_file("m.keras")
+    assert target.input_shape == (1, 8, 8) and target.num_classes == 10
+    x = np.random.default_rng(0).random((3, 1, 8, 8)).astype(np.float32)
+    assert target.predict(x).shape == (3,)
+
+
+def keras_tf() -> None:
+    import os
+
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    import keras as k
+
+    from advlab.targets.keras import load_keras_target
+    from advlab.targets.keras_tf import KerasTFClassifier
+
+    k.Sequential([k.Input((4,)), k.layers.Dense(3)]).save("tf.keras")
+    target = load_keras_target("tf.keras")
+    assert isinstance(target, KerasTFClassifier)
+    import torch
+
+    grad, _ = target.gradient(torch.zeros(2, 4), lambda z: z.sum(1))
+    assert grad.shape == (2, 4)
+
+
+def hf() -> None:
+    import transformers
+
+    from advlab.targets.huggingface import load_hf_image_classifier
+
+    cfg = transformers.ViTConfig(image_size=8, patch_size=4, num_channels=1, hidden_size=16,
+                                 num_hidden_layers=1, num_attention_heads=2,
+                                 intermediate_size=32, num_labels=10)  # fmt: skip
+    transformers.ViTForImageClassification(cfg).save_pretrained("vit")
+    target = load_hf_image_classifier("vit", device="cpu")
+    assert target.num_classes == 10
+
+
+def constrained() -> None:
+    from advlab.attacks.evasion.moeva2 import MoEvA2
+    from advlab.data import load_dataset
+    from advlab.data.credit import credit_constraints
+    from advlab.models import TrainConfig, build, default_spec, train_model
+    from advlab.targets import TorchClassifier
+
+    ds = load_dataset("credit")
+    model = build(default_spec(ds.input_shape, ds.num_classes, "mlp"))
+    train_model(model, ds.x_train, ds.y_train, TrainConfig(epochs=2), device="cpu")
+    target = TorchClassifier(model, input_shape=ds.input_shape, device="cpu")
+    cons = credit_constraints()
+    res = MoEvA2(eps=0.2, generations=3, population=8).run(
+        target, ds.x_test[:3], ds.y_test[:3], constraints=cons
+    )
+    assert res.n == 3
+
+
+def malware() -> None:
+    from advlab.malware.corpus import wheel_stubs
+    from advlab.malware.pe import append
+    from advlab.malware.validate import validate
+
+    stubs = wheel_stubs()
+    assert stubs, "no launcher stubs found in the installed pip / setuptools"
+    modified, _ = append(stubs[0].data, b"\x00" * 64)
+    assert validate(stubs[0].data, modified).valid
+
+
 if __name__ == "__main__":
-    globals()[sys.argv[1]]()
+    globals()[sys.argv[1].replace("-", "_")]()
     print(f"smoke {sys.argv[1]}: ok")
