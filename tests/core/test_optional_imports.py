@@ -21,7 +21,9 @@ IMPORT_NAMES = {
     "onnxruntime": "onnxruntime", "onnx": "onnx", "httpx": "httpx", "pillow": "PIL",
     "fastapi": "fastapi", "uvicorn": "uvicorn", "py7zr": "py7zr", "h5py": "h5py",
     "opacus": "opacus", "ray": "ray", "cma": "cma", "mkdocs": "mkdocs",
-    "mkdocs-material": "material", "mkdocstrings": "mkdocstrings",
+    "mkdocs-material": "material", "mkdocstrings": "mkdocstrings", "keras": "keras",
+    "tensorflow-cpu": "tensorflow", "tensorflow": "tensorflow", "transformers": "transformers",
+    "pymoo": "pymoo", "lief": "lief",
 }  # fmt: skip
 
 CODE = """
