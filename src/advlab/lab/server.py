@@ -9,7 +9,7 @@ Endpoints (JSON; ``Authorization: Bearer <key>`` where marked *):
   queries used and left.
 * ``GET /api/challenges/{name}/files/{file}`` a download (a white-box model, a model file).
 * ``POST /api/challenges/{name}/predict`` * ``{"inputs": [...]}`` -> ``{"outputs", "labels"}``
-  like ``advlab serve`` (so :class:`~advlab.targets.HttpClassifier` works against it). Each
+  like ``advlab serve`` (a chat challenge, access ``text``: prompts in, ``{"outputs": replies}``) (so :class:`~advlab.targets.HttpClassifier` works against it). Each
   point costs one query of the user's budget, charged through a query meter before the model
   runs; once spent: 429 ``{"code": "query_limit"}``.
 * ``POST /api/challenges/{name}/submit`` * ``{"data": base64, "filename"}`` -> the verdict,
@@ -27,6 +27,7 @@ server binds loopback only.
 import asyncio
 import base64  # no "from __future__ import annotations": FastAPI reads the hints
 import binascii
+import hmac
 import json
 import logging
 import socket
@@ -102,6 +103,8 @@ class Lab:
         if unknown:
             raise ConfigError(f"unknown challenge(s) {unknown}; valid: {', '.join(table)}")
         self.challenges: dict[str, Challenge] = {n: table[n](seed=seed) for n in names}
+        for n, ch in self.challenges.items():
+            ch.bind(hmac.new(self.secret, f"challenge-key\x00{n}".encode(), "sha256").digest())
         self.limits = limits or Limits()
         self.rate = RateLimiter()
         # one worker runs every model call (torch modules are not re-entrant) and is joined
