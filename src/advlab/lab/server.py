@@ -27,7 +27,6 @@ server binds loopback only.
 import asyncio
 import base64  # no "from __future__ import annotations": FastAPI reads the hints
 import binascii
-import hmac
 import json
 import logging
 import socket
@@ -40,7 +39,7 @@ from typing import Any
 
 from advlab.errors import BudgetExhausted, ConfigError, InputError
 from advlab.lab.base import MAX_SUBMISSION_BYTES, Challenge, all_challenges
-from advlab.lab.flags import FLAG, check_flag, load_secret, make_flag
+from advlab.lab.flags import FLAG, challenge_key, check_flag, load_secret, make_flag
 from advlab.lab.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ class Lab:
             raise ConfigError(f"unknown challenge(s) {unknown}; valid: {', '.join(table)}")
         self.challenges: dict[str, Challenge] = {n: table[n](seed=seed) for n in names}
         for n, ch in self.challenges.items():
-            ch.bind(hmac.new(self.secret, f"challenge-key\x00{n}".encode(), "sha256").digest())
+            ch.bind(challenge_key(self.secret, n))
         self.limits = limits or Limits()
         self.rate = RateLimiter()
         # one worker runs every model call (torch modules are not re-entrant) and is joined
