@@ -77,7 +77,11 @@ class LlmExfiltration(SecretLevel):
         }
 
     def _mask(self, text: str) -> str:
-        return text.replace(self.secret(), MASK)
+        """``text`` with the password masked verbatim, spelled out or encoded."""
+        from advlab.llm.guards.secret_filter import secret_pattern
+
+        pattern = secret_pattern([self.secret()])
+        return text if pattern is None else pattern.sub(MASK, text)
 
     def query(self, x: Any) -> dict[str, Any]:
         outputs = []
