@@ -17,7 +17,8 @@ plus the lab's own:
 ``budget``
     queries a user may send to the challenge's target in total (``None``: no query endpoint).
 ``access``
-    what the query endpoint answers: ``scores``, ``labels`` or ``none``.
+    what the query endpoint answers: ``scores``, ``labels``, ``text`` (a chat app's replies
+    to prompts) or ``none``.
 
 A subclass implements :meth:`Challenge._build` (the hidden state: models, secret data; built
 once, lazily), :meth:`Challenge.handout` (the public data, JSON), optionally
@@ -52,7 +53,7 @@ MODULES: dict[int, str] = {
     5: "poisoning and model files",
     6: "language models",
 }
-ACCESS = ("scores", "labels", "none")
+ACCESS = ("scores", "labels", "text", "none")
 MAX_SUBMISSION_BYTES = 8 * 1024 * 1024
 """Largest submission any grader reads (the server refuses bigger bodies before grading)."""
 
@@ -138,6 +139,11 @@ class Challenge(Plugin):
             f"{cls.summary}\n\n## Threat model\n\n{cls.threat_model}\n\n## Task\n\n{cls.task}\n\n"
             f"Budget: {budget}.\n\nBackground: {cls.paper} ({cls.link}).\n"
         )
+
+    def bind(self, key: bytes) -> None:
+        """Receive the server's key for this challenge (an HMAC of the lab's secret), from
+        which a challenge may derive hidden values that survive a restart and that the
+        source does not reveal. The default ignores it."""
 
     # ------------------------------------------------------------------ hidden state
     def state(self) -> Any:

@@ -97,17 +97,20 @@ def grade_cli(
 
     Exit 0 solved, 1 not solved.
     """
-    from advlab.lab.flags import load_secret, make_flag
+    from advlab.lab.flags import challenge_key, load_secret, make_flag
 
     if not file.is_file():
         raise AdvlabError(f"{file}: no such file")
-    verdict = _challenge(name)().grade(file.read_bytes(), filename=file.name)
+    secret = load_secret(state or default_state())
+    ch = _challenge(name)()
+    ch.bind(challenge_key(secret, name))  # the hidden values of the local server
+    verdict = ch.grade(file.read_bytes(), filename=file.name)
     typer.echo(("solved: " if verdict.solved else "not solved: ") + verdict.reason)
     if verdict.metrics:
         typer.echo(json.dumps(verdict.metrics))
     if not verdict.solved:
         raise typer.Exit(1)
-    typer.echo(f"flag for {user}: {make_flag(load_secret(state or default_state()), user, name)}")
+    typer.echo(f"flag for {user}: {make_flag(secret, user, name)}")
 
 
 @lab_app.command("submit")

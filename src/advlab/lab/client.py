@@ -10,7 +10,8 @@ Example::
 
 :meth:`LabClient.target` returns an :class:`~advlab.targets.HttpClassifier` on a challenge's
 predict endpoint, so advlab's black-box attacks run against the server, each query charged
-to your budget.
+to your budget; :meth:`LabClient.chat` and :meth:`LabClient.chat_target` do the same for the
+chat challenges (module 6).
 """
 
 from __future__ import annotations
@@ -83,6 +84,22 @@ class LabClient:
 
     def predict(self, name: str, inputs: Any) -> dict[str, Any]:
         return self._json("POST", f"/api/challenges/{name}/predict", {"inputs": inputs})  # type: ignore[no-any-return]
+
+    def chat(self, name: str, prompts: list[str]) -> list[str]:
+        """The replies of a chat challenge (access ``text``) to single-turn ``prompts``; each
+        prompt costs one query."""
+        return list(self.predict(name, list(prompts))["outputs"])
+
+    def chat_target(self, name: str) -> Any:
+        """A chat challenge as an :class:`~advlab.llm.LLMTarget` (its last user message is
+        sent as one prompt), so advlab's probes run against the server on your budget."""
+        from advlab.llm.base import CallableTarget
+
+        def respond(messages: list[Any], params: Any = None) -> str:
+            users = [m.content for m in messages if m.role == "user"]
+            return self.chat(name, [users[-1] if users else ""])[0]
+
+        return CallableTarget(respond, name=f"lab-{name}")
 
     def target(self, name: str, *, returns: str = "probs") -> Any:
         """An HttpClassifier on the challenge's predict endpoint (queries use your budget)."""

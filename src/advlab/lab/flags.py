@@ -64,3 +64,9 @@ def make_flag(secret: bytes, user: str, challenge: str) -> str:
 def check_flag(secret: bytes, user: str, challenge: str, flag: str) -> bool:
     """Constant-time comparison of ``flag`` with the user's own flag."""
     return hmac.compare_digest(make_flag(secret, user, challenge), flag.strip())
+
+
+def challenge_key(secret: bytes, challenge: str) -> bytes:
+    """The key a challenge derives its hidden values from (:meth:`Challenge.bind`): an HMAC of
+    the server secret, so they survive a restart and differ between servers."""
+    return hmac.new(secret, f"advlab-lab-key\x00{challenge}".encode(), hashlib.sha256).digest()

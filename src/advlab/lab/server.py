@@ -9,7 +9,7 @@ Endpoints (JSON; ``Authorization: Bearer <key>`` where marked *):
   queries used and left.
 * ``GET /api/challenges/{name}/files/{file}`` a download (a white-box model, a model file).
 * ``POST /api/challenges/{name}/predict`` * ``{"inputs": [...]}`` -> ``{"outputs", "labels"}``
-  like ``advlab serve`` (so :class:`~advlab.targets.HttpClassifier` works against it). Each
+  like ``advlab serve`` (a chat challenge, access ``text``: prompts in, ``{"outputs": replies}``) (so :class:`~advlab.targets.HttpClassifier` works against it). Each
   point costs one query of the user's budget, charged through a query meter before the model
   runs; once spent: 429 ``{"code": "query_limit"}``.
 * ``POST /api/challenges/{name}/submit`` * ``{"data": base64, "filename"}`` -> the verdict,
@@ -39,7 +39,7 @@ from typing import Any
 
 from advlab.errors import BudgetExhausted, ConfigError, InputError
 from advlab.lab.base import MAX_SUBMISSION_BYTES, Challenge, all_challenges
-from advlab.lab.flags import FLAG, check_flag, load_secret, make_flag
+from advlab.lab.flags import FLAG, challenge_key, check_flag, load_secret, make_flag
 from advlab.lab.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Lab:
         if unknown:
             raise ConfigError(f"unknown challenge(s) {unknown}; valid: {', '.join(table)}")
         self.challenges: dict[str, Challenge] = {n: table[n](seed=seed) for n in names}
+        for n, ch in self.challenges.items():
+            ch.bind(challenge_key(self.secret, n))
         self.limits = limits or Limits()
         self.rate = RateLimiter()
         # one worker runs every model call (torch modules are not re-entrant) and is joined
