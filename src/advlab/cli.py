@@ -93,7 +93,7 @@ def list_cmd(
         con.print(t)
 
 
-LIST_WIDTH = 240
+LIST_WIDTH = 1000
 """Width of ``advlab list`` tables when stdout is not a terminal."""
 
 

@@ -14,7 +14,11 @@ from advlab.registry import all_attacks
 from advlab.results import EvasionResult, Result
 
 EPS = 0.3
-ATTACKS = all_attacks("evasion")
+ATTACKS = {  # feature-space attacks: the PE-file attacks work on bytes, not feature vectors
+    name: cls
+    for name, cls in all_attacks("evasion").items()
+    if "modality:binary" not in getattr(cls, "tags", frozenset())
+}
 
 
 def build(cls: type[Any], surrogate: Any, **over: Any) -> Any:
