@@ -199,7 +199,7 @@ def build_view(results: dict[str, Any]) -> View:
                 )
             )
         elif r.get("status") == "ok":
-            if "privacy" not in res:  # membership audits have their own section
+            if "privacy" not in res and "llm" not in res:  # these have their own sections
                 view.other.append(r)
             continue
         else:
