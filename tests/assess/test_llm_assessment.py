@@ -10,7 +10,7 @@ import pytest
 
 from advlab.assess.config import load_config, parse_config
 from advlab.assess.gates import evaluate_gates, parse_gate
-from advlab.assess.runner import EXIT_GATE_FAILED, EXIT_OK, run_assessment
+from advlab.assess.runner import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, run_assessment
 from advlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +144,12 @@ def test_example_validates() -> None:
     cfg = load_config(ROOT / "examples" / "llm-assessment.yaml")
     assert cfg.threat_model.goal == "llm" and cfg.llm is not None
     assert [g.name for g in cfg.llm.guards] == ["secret_filter"]
+
+
+def test_unreachable_endpoint_is_a_one_line_task_error(tmp_path: Path) -> None:
+    cfg = _config({"base_url": "http://127.0.0.1:9/v1", "model": "m"})
+    outcome = run_assessment(cfg, tmp_path / "run")
+    assert outcome.exit_code == EXIT_ERROR
+    (rec,) = outcome.results["records"]
+    assert rec["status"] == "error"
+    assert "did not answer" in rec["reason"] and "\n" not in rec["reason"]
