@@ -54,7 +54,9 @@ def test_markdown_and_html_sections(leaky: Path) -> None:
     assert "## LLM probes" in md
     assert "llm+secret_filter (after guards)" in md
     assert "LLM07:2025" in md
-    assert "**COCOLOCO**" in md  # the leaked span, highlighted
+    assert "The password is **COCOLOCO**." in md  # the leaked span, highlighted
+    assert "| Guards | secret_filter |" in md  # the threat model of an LLM assessment
+    assert "| llm+secret_filter | secret_filter |" in md  # the guarded variant's defense
     html = (leaky / "report.html").read_text()
     assert '<section id="llm">' in html
     assert "<mark>COCOLOCO</mark>" in html

@@ -388,6 +388,19 @@ def _variant_info(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         parsed = AssessmentConfig.model_validate(cfg)
     except Exception:  # an old results file: no variant table
         return []
+    if parsed.threat_model.goal == "llm":
+        from advlab.assess.task_llm import LLMKind
+
+        return [
+            {
+                "label": v.label,
+                "target": v.target,
+                "defense": None
+                if d is None
+                else "+".join(g["name"] for g in d["params"]["guards"]),
+            }
+            for v, d in LLMKind().llm_variants(parsed)
+        ]
     return [
         {
             "label": v.label,

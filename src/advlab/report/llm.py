@@ -36,6 +36,39 @@ def llm_records(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def llm_threat(cfg: dict[str, Any], results: dict[str, Any]) -> list[tuple[str, str]]:
+    """The threat-model rows of an LLM assessment (secrets are counted, never shown)."""
+    llm = cfg.get("llm") or {}
+    t = llm.get("target") or {}
+    if t.get("app"):
+        what = f"vulnerable app {t['app']}"
+    elif t.get("entry"):
+        what = f"entry point {t['entry']}"
+    else:
+        what = f"{t.get('model')} at {t.get('base_url')}"
+
+    def names(key: str, default: str) -> str:
+        items = [x if isinstance(x, str) else x.get("name") for x in llm.get(key) or []]
+        return ", ".join(map(str, items)) or default
+
+    budget = llm.get("max_prompts")
+    return [
+        ("Goal", "llm"),
+        ("Target", f"{t.get('name', 'llm')}: {what}"),
+        ("Probes", names("probes", "the scan defaults")),
+        ("Transforms", names("transforms", "none")),
+        ("Detectors", names("detectors", "each probe's own")),
+        ("Guards", names("guards", "none")),
+        ("Secrets", f"{len(llm.get('secrets') or [])} given (an app's own added)"),
+        (
+            "Objectives",
+            f"{len(llm.get('objectives') or [])} given" if llm.get("objectives") else "built-in",
+        ),
+        ("Budget", f"{budget} static attempts per probe" if budget else "every attempt"),
+        ("Seed", str(results.get("seed"))),
+    ]
+
+
 def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * float(x):.1f}%"
 
@@ -163,7 +196,7 @@ def llm_html(results: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------- Markdown
 def _md(text: str) -> str:
     """Text safe in a Markdown paragraph: HTML escaped, Markdown syntax backslashed, one line."""
-    flat = " ".join(text.split())
+    flat = re.sub(r"\s+", " ", text)
     return _MD_SPECIAL.sub(r"\\\1", escape(flat, quote=False))
 
 
