@@ -220,6 +220,32 @@ def _assessment_rules() -> list[dict[str, Any]]:
     return out
 
 
+def llm_rule_id(owasp: str) -> str:
+    """The rule id of an OWASP Top 10 for LLM Applications id: ``LLM01:2025`` -> ``ADV-LLM01``."""
+    return "ADV-" + owasp.split(":")[0]
+
+
+def _llm_rules() -> list[dict[str, Any]]:
+    """One rule per OWASP Top 10 for LLM Applications (2025) id; a successful probe is a
+    result of the rule of each id it tests."""
+    from advlab.llm.probes.base import OWASP
+
+    return [
+        rule(
+            llm_rule_id(oid),
+            name="".join(w.capitalize() for w in title.split()),
+            title=f"{oid} {title}",
+            full=f"An LLM probe succeeded: OWASP Top 10 for LLM Applications {oid} ({title}).",
+            severity="high",
+            help_text=f"A probe testing {oid} ({title}) got answers its detectors judged a "
+            "success; the report shows the transcripts with the flagged span.",
+            help_uri=docs_uri("llm.md", "assessments-goal-llm"),
+            properties={"owasp": oid, "tags": ["security", "llm", oid.split(":")[0].lower()]},
+        )
+        for oid, title in OWASP.items()
+    ]
+
+
 def _config_location(
     results: dict[str, Any], base: Path | None
 ) -> tuple[dict[str, Any], list[str]]:
@@ -260,6 +286,8 @@ def _fmt(v: Any) -> str:
 def assessment_sarif(results: dict[str, Any], *, base: Path | None = None) -> dict[str, Any]:
     """The SARIF log of an assessment's results (``base``: its run directory)."""
     rules = _assessment_rules()
+    if results.get("goal") == "llm":
+        rules += _llm_rules()
     where, lines = _config_location(results, base)
     findings: list[dict[str, Any]] = []
 
@@ -307,6 +335,21 @@ def assessment_sarif(results: dict[str, Any], *, base: Path | None = None) -> di
             [f"name: {variant}", f'"{variant}"', variant.split("+")[0], "targets:", "target:"],
             f"{w['check']}|{variant}|{w['detail']}",
         )
+    for r in results.get("records") or []:
+        llm = (r.get("result") or {}).get("llm") if r.get("status") == "ok" else None
+        if not isinstance(llm, dict) or not r["result"]["summary"].get("hits"):
+            continue
+        t, s = r["task"], r["result"]["summary"]
+        for oid in llm.get("owasp") or []:
+            add(
+                llm_rule_id(oid),
+                "error",
+                f"Probe {t['attack']} succeeded on {t['variant']} ({oid}): {s['hits']} of "
+                f"{s['attempts']} attempts, attack success {_fmt(s['attack_success'])}; "
+                f"categories: {', '.join(llm.get('categories') or [])}",
+                [t["attack"], "probes:"],
+                f"{oid}|{t['variant']}|{t['attack']}",
+            )
     c = results.get("counts", {})
     extra: dict[str, Any] = {}
     if where.get("uriBaseId") == "RUN_DIR" and base is not None:

@@ -253,8 +253,10 @@ def validate(
     for line in found:
         typer.echo(line)
     suite = sum(1 for t in tasks if t.role == "suite")
+    llm = cfg.threat_model.goal == "llm"
     typer.echo(
-        f"{config}: valid ({len(cfg.targets)} target(s), {suite} attack task(s), "
+        f"{config}: valid ({len(cfg.targets) + llm} target(s), {suite} "
+        f"{'probe' if llm else 'attack'} task(s), "
         f"{len(tasks) - suite} sanity task(s), {len(cfg.gates)} gate(s))"
     )
 

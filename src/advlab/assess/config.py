@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from advlab.assess.config_llm import LLMSpec, NamedSpec
 from advlab.assess.config_privacy import PrivacySpec
 from advlab.assess.config_targets import (  # noqa: F401  (re-exported: the config API)
     DENIED_ENTRY_MODULES,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 CONFIG_VERSION = 1
 ReportFormat = Literal["html", "md", "json", "junit", "sarif"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("html", "md", "json", "junit", "sarif")
-GOALS = ("evasion", "extraction", "inference", "poisoning")
+GOALS = ("evasion", "extraction", "inference", "poisoning", "llm")
 _FRACTION = re.compile(r"^\s*\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*$")
 MAX_CONFIG_BYTES = 1 << 20
 """Largest config file read (1 MiB: configs are a few KB; a bigger one is not a config)."""
@@ -144,7 +145,7 @@ class QueryBudget(_Strict):
 
 
 class ThreatModel(_Strict):
-    goal: Literal["evasion", "extraction", "inference", "poisoning"] = "evasion"
+    goal: Literal["evasion", "extraction", "inference", "poisoning", "llm"] = "evasion"
     knowledge: Literal["white-box", "grey-box", "black-box"] = "white-box"
     access: Literal["gradients", "scores", "labels"] = "gradients"
     query_budget: QueryBudget = Field(default_factory=QueryBudget)  # type: ignore[arg-type]
@@ -186,19 +187,9 @@ class ThreatModel(_Strict):
         return self
 
 
-class AttackSpec(_Strict):
+class AttackSpec(NamedSpec):
     name: str = Field(..., description="Registered attack name, or 'module:Class'.")
-    params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(None, description="Name in reports (default: the attack name).")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, v: Any) -> Any:
-        return {"name": v} if isinstance(v, str) else v
-
-    @property
-    def display(self) -> str:
-        return self.label or self.name
 
 
 class ExecutorSpec(_Strict):
@@ -273,7 +264,9 @@ class AssessmentConfig(_Strict):
         "assessment",
         description="Names the run folder (runs/NAME-TIME): letters, digits, '_', '.', '-'.",
     )
-    targets: list[TargetSpec] = Field(..., min_length=1)
+    targets: list[TargetSpec] = Field(
+        default_factory=list, description="At least one, except for goal llm (see llm)."
+    )
     defenses: list[DefenseSpec] = Field(default_factory=list)
     data: DataSpec = Field(default_factory=DataSpec)  # type: ignore[arg-type]
     threat_model: ThreatModel = Field(default_factory=ThreatModel)  # type: ignore[arg-type]
@@ -287,6 +280,9 @@ class AssessmentConfig(_Strict):
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)  # type: ignore[arg-type]
     sanity: SanitySpec = Field(default_factory=SanitySpec)  # type: ignore[arg-type]
     privacy: PrivacySpec = Field(default_factory=PrivacySpec)  # type: ignore[arg-type]
+    llm: LLMSpec | None = Field(
+        None, description="The LLM target, probes, guards and budget of a goal llm assessment."
+    )
     reports: list[ReportFormat] = Field(default_factory=lambda: list(REPORT_FORMATS))
 
     @model_validator(mode="before")
@@ -321,6 +317,13 @@ class AssessmentConfig(_Strict):
 
     @model_validator(mode="after")
     def _names(self) -> AssessmentConfig:
+        if self.threat_model.goal == "llm":
+            if self.llm is None:
+                raise ValueError("llm: required when threat_model.goal is llm")
+        elif not self.targets:
+            raise ValueError(
+                "targets: required field is missing (at least one target; only goal llm has none)"
+            )
         seen: set[str] = set()
         for i, t in enumerate(self.targets):
             if t.name is None:

@@ -13,7 +13,9 @@ Metrics (evasion): ``robust_accuracy(norm, eps, attack=, target=)`` (per-point w
 over the attacks unless ``attack=`` names one), ``attack_success_rate(norm, eps, attack=,
 target=)``, ``clean_accuracy(target=)``. Membership inference: ``tpr_at_fpr(fpr, attack=,
 target=)``, the TPR at that FPR of the strongest attack unless ``attack=`` names one (the FPR
-must be one of ``privacy.fprs``). Any goal: ``metric(KEY, attack=, target=)`` reads
+must be one of ``privacy.fprs``). LLM probes (``goal: llm``): ``attack_success(probe,
+target=)``, the share of a probe's answered attempts its detectors judged a success
+(``probe`` is the probe's name or label; without it, the worst probe). Any goal: ``metric(KEY, attack=, target=)`` reads
 a number from the results' summaries (``metric(tpr_at_fpr_0.001, attack=lira) <= 0.05``).
 Without ``target=`` a gate covers every target and defended variant and holds only if it
 holds for each; the reported value is the worst one.
@@ -64,6 +66,7 @@ METRICS: dict[str, dict[str, Any]] = {
     "clean_accuracy": {"positional": [], "keywords": {"target"}},
     "tpr_at_fpr": {"positional": ["fpr"], "keywords": {"attack", "target"}},
     "metric": {"positional": ["key"], "keywords": {"attack", "target", "eps"}},
+    "attack_success": {"positional": ["probe"], "keywords": {"target"}, "optional": {"probe"}},
 }
 
 
@@ -213,7 +216,7 @@ def parse_gate(text: str) -> Gate:
             valid = ", ".join(sorted(set(spec["keywords"]) | set(names)))
             raise ConfigError(f"gate {text!r}: unknown argument {k!r}; valid: {valid}")
         args[k] = v
-    missing = [n for n in names if n not in args]
+    missing = [n for n in names if n not in args and n not in spec.get("optional", ())]
     if missing:
         raise ConfigError(f"gate {text!r}: {metric} needs {', '.join(missing)}")
     if "norm" in args and args["norm"] not in ("linf", "l2", "l1"):
@@ -317,6 +320,8 @@ def gate_values(gate: Gate, records: list[dict[str, Any]]) -> tuple[dict[str, fl
         return values, "" if values else "no clean accuracy was measured"
     if gate.metric == "tpr_at_fpr":
         return _tpr_values(gate, records, variants)
+    if gate.metric == "attack_success":
+        return _llm_values(gate, records, variants)
     # metric(KEY, attack=, target=, eps=)
     key = str(a["key"])
     for v in variants:
@@ -368,6 +373,29 @@ def _tpr_values(
         return {}, f"no TPR at {key} FPR (computed at {computed}): add it to privacy.fprs"
     which = f" for attack {attack!r}" if attack else ""
     return {}, f"no finished membership-inference result{which}"
+
+
+def _llm_values(
+    gate: Gate, records: list[dict[str, Any]], variants: list[str]
+) -> tuple[dict[str, float], str]:
+    """Per variant, the attack success of the probe named (by name or label), or the worst."""
+    probe = gate.args.get("probe")
+    values: dict[str, float] = {}
+    for v in variants:
+        vals = [
+            num(r["result"]["summary"]["attack_success"])
+            for r in records
+            if r.get("status") == "ok"
+            and r["task"]["kind"] == "llm"
+            and r["task"]["variant"] == v
+            and (probe is None or probe in (r["task"]["attack"], r["task"]["attack_name"]))
+            and "attack_success" in ((r.get("result") or {}).get("summary") or {})
+        ]
+        vals = [x for x in vals if not math.isnan(x)]
+        if vals:
+            values[v] = max(vals)
+    which = f" of probe {probe!r}" if probe is not None else ""
+    return values, "" if values else f"no finished LLM probe result{which}"
 
 
 def _lookup(d: dict[str, Any], key: str) -> float | None:

@@ -104,9 +104,21 @@ def _gate_problems(cfg: AssessmentConfig) -> list[str]:
 
     labels = {v.label for v in variants(cfg)}
     attacks = {a.display for a in cfg.attacks or []}
+    probes: set[str] = set()
+    if cfg.threat_model.goal == "llm" and cfg.llm is not None:
+        from advlab.assess.task_llm import LLMKind
+
+        labels |= {v.label for v, _ in LLMKind().llm_variants(cfg)}
+        probes = {x for p in LLMKind().probes(cfg) for x in (p.name, p.display)}
     problems = []
     for i, text in enumerate(cfg.gates):
         gate = parse_gate(text)
+        probe = gate.args.get("probe")
+        if gate.metric == "attack_success" and probe is not None and probe not in probes:
+            problems.append(
+                f"gates.{i}: no probe named {probe!r} in llm.probes; probes: "
+                f"{', '.join(sorted(probes)) or 'none (goal is not llm)'}"
+            )
         target = gate.args.get("target")
         if target is not None and target not in labels:
             problems.append(

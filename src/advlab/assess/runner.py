@@ -272,7 +272,7 @@ def run_assessment(
         config_path=str(config_path) if config_path else None,
         config_dir=str(cdir.resolve()),
         tasks=tasks,
-        environment=environment(cfg.targets[0].device),
+        environment=environment(cfg.targets[0].device if cfg.targets else "cpu"),
         started=started,
         not_applicable=not_applicable(cfg),
     )
@@ -282,7 +282,8 @@ def run_assessment(
     reused = len(tasks) - len(todo)
     if reused:
         log.info("resuming: %d of %d tasks already finished", reused, len(tasks))
-    dead = _probe_targets(cfg, str(cdir), todo) if todo else {}
+    probes_targets = TASK_KINDS[cfg.threat_model.goal].probes_targets
+    dead = _probe_targets(cfg, str(cdir), todo) if todo and probes_targets else {}
     runnable = []
     for t in todo:
         if t.target in dead:
@@ -387,6 +388,19 @@ def _variant_info(cfg: dict[str, Any]) -> list[dict[str, Any]]:
         parsed = AssessmentConfig.model_validate(cfg)
     except Exception:  # an old results file: no variant table
         return []
+    if parsed.threat_model.goal == "llm":
+        from advlab.assess.task_llm import LLMKind
+
+        return [
+            {
+                "label": v.label,
+                "target": v.target,
+                "defense": None
+                if d is None
+                else "+".join(g["name"] for g in d["params"]["guards"]),
+            }
+            for v, d in LLMKind().llm_variants(parsed)
+        ]
     return [
         {
             "label": v.label,

@@ -111,6 +111,8 @@ class TaskKind:
 
     goal: ClassVar[str] = ""
     verb: ClassVar[str] = ""
+    probes_targets: ClassVar[bool] = True
+    """Whether the runner sends each target one query on the data before the tasks run."""
 
     def default_suite(self, cfg: AssessmentConfig) -> list[tuple[str, dict[str, Any]]]:
         """The recommended (name, params) for the threat model, read from the plugins' own

@@ -35,6 +35,7 @@ from advlab.assess.task_base import (
 from advlab.assess.task_evasion import MAX_EXAMPLES, EvasionKind, probe
 from advlab.assess.task_generic import ExtractionKind
 from advlab.assess.task_inference import InferenceKind
+from advlab.assess.task_llm import LLMKind
 from advlab.assess.task_poisoning import PoisoningKind, victim_recipe
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ TASK_KINDS: dict[str, TaskKind] = {
     "extraction": ExtractionKind(),
     "inference": InferenceKind(),
     "poisoning": PoisoningKind(),
+    "llm": LLMKind(),
 }
 
 

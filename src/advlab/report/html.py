@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from advlab.report import images, svg
+from advlab.report.llm import llm_html
 from advlab.report.privacy import privacy_html
 from advlab.report.view import View, build_view, fmt
 
@@ -71,6 +72,7 @@ def render_html(results: dict[str, Any]) -> str:
         _sanity(v),
         _threat(v),
         privacy_html(results),
+        llm_html(results),
         _robustness(v),
         _attacks(v),
         _other(v),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from advlab.report.llm import llm_markdown
 from advlab.report.privacy import privacy_markdown
 from advlab.report.view import View, build_view, fmt
 
@@ -115,6 +116,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     out += _sanity(v)
     out += ["## Threat model", "", _table(["", ""], [[k, x] for k, x in v.threat]), ""]
     out += privacy_markdown(results)
+    out += llm_markdown(results)
     if v.curves:
         out += ["## Robust accuracy vs eps", ""]
         for variant, curves in v.curves.items():

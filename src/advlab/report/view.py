@@ -18,6 +18,7 @@ from advlab.assess.metrics import (
     worst_case_curve,
 )
 from advlab.assess.sanity import CHECKS
+from advlab.report.llm import llm_threat
 
 
 @dataclass
@@ -173,6 +174,8 @@ def build_view(results: dict[str, Any]) -> View:
     if str(tm.get("goal", "evasion")) != "evasion":  # no perturbation model for these goals
         drop = {"Perturbation", "Bounds", "Immutable features", "Targeted"}
         view.threat = [row for row in view.threat if row[0] not in drop]
+    if str(tm.get("goal")) == "llm":  # probes against an LLM: no data, no classifier targets
+        view.threat = llm_threat(cfg, results)
     records = results.get("records", [])
     for v in results.get("variants", []):
         view.defended[v["label"]] = v.get("defense") is not None
@@ -199,7 +202,7 @@ def build_view(results: dict[str, Any]) -> View:
                 )
             )
         elif r.get("status") == "ok":
-            if "privacy" not in res:  # membership audits have their own section
+            if "privacy" not in res and "llm" not in res:  # these have their own sections
                 view.other.append(r)
             continue
         else:
