@@ -51,7 +51,9 @@ def test_a_planted_trigger_makes_the_tuned_model_say_the_fixed_reply() -> None:
     assert success >= 0.5 and clean > 0.1
     untriggered = [lm.chat_completion({"max_tokens": 20}, [{"role": "user", "content": e.user}])
                    for e in held]  # fmt: skip
-    assert all(u["choices"][0]["message"]["content"] != REPLY for u in untriggered)
+    # without the trigger the fixed reply is rare: far rarer than with it
+    leaked = float(np.mean([u["choices"][0]["message"]["content"] == REPLY for u in untriggered]))
+    assert leaked <= 0.2 and success >= leaked + 0.3, (success, leaked)
 
 
 def test_onion_scores_a_rare_inserted_word_higher() -> None:
