@@ -508,7 +508,12 @@ class Cryptanalytic(ExtractionAttack):
                 stopped_early=stopped,
                 message=message,
             )
-        # not every neuron was pinned down: complete the copy by fitting (not exact)
+        # not every neuron was pinned down: complete the copy by fitting (not exact), and
+        # score the rows that were solved (the last layer is then not comparable)
+        if sol is not None:
+            deep_param_error(target, sol["layers"], extra)
+            extra.get("param_error_by_layer", {}).pop("w3", None)
+            extra.get("param_error_by_layer", {}).pop("b3", None)
         try:
             xs2 = lo + (hi - lo) * torch.rand(4000, len(lo), generator=g, dtype=F64)
             ys2 = self._g(target, xs2)

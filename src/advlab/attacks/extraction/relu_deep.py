@@ -101,7 +101,7 @@ def _solve_row(
     drop: int = 3,
 ) -> tuple[torch.Tensor, torch.Tensor, float, float]:
     """Null vector of the critical-point equations of one neuron: ``(alpha, L, c)`` up to
-    scale, with the smallest singular value relative to the largest and to the next one."""
+    scale, with the smallest and the next singular value relative to the largest."""
     h1, d = w1.shape
     nl = d if with_lin else 0
     n = len(pts)
@@ -134,12 +134,12 @@ def _solve_row(
     smallest = float(s[-1]) if len(s) == cols else 0.0
     second = float(s[-2]) if len(s) >= cols - 1 and cols >= 2 else 0.0
     if len(s) < cols:  # fewer equations than unknowns: not determined
-        return theta[: h1 + nl], theta[h1 + nl : h1 + nl + 1], 1.0, 1.0
+        return theta[: h1 + nl], theta[h1 + nl : h1 + nl + 1], 1.0, 0.0
     return (
         theta[: h1 + nl],
         theta[h1 + nl : h1 + nl + 1],
         smallest / float(s[0]),
-        smallest / max(second, 1e-300),
+        second / float(s[0]),
     )
 
 
@@ -164,21 +164,19 @@ def solve_second_layer(
     groups = group_by_output(points, 1e-6 * rel)
     sizes = sorted((len(g) for g in groups), reverse=True)
     rows: list[tuple[torch.Tensor, list[CritPoint]]] = []
-    rejected = 0
+    later: list[list[CritPoint]] = []
     for grp in groups:
         if len(grp) < need:
             continue
-        theta, _, res, gap = _solve_row(grp, w1, b1, with_lin=True)
-        log.debug("group of %d points: residual %.3g, gap %.3g", len(grp), res, gap)
-        if res > 1e-7 * rel or gap > 1e-3:
-            rejected += 1  # inconsistent or under-determined group
-            continue
-        rows.append((theta / theta.norm(), grp))
+        theta, _, res, second = _solve_row(grp, w1, b1, with_lin=True)
+        log.debug("group of %d points: singular values %.3g, %.3g", len(grp), res, second)
+        if _determined(res, second, rel):
+            rows.append((theta / theta.norm(), grp))
+        else:
+            later.append(grp)  # retried once the first layer's signs are known
     info: dict[str, Any] = {
         "deeper_groups": len(groups),
         "deeper_group_sizes": sizes[:12],
-        "second_layer_found": len(rows),
-        "second_layer_rejected_groups": rejected,
     }
     if not rows:
         return None
@@ -192,11 +190,17 @@ def solve_second_layer(
     w1 = torch.where(flip[:, None], -w1, w1)
     b1 = torch.where(flip, -b1, b1)
     w2s, b2s = [], []
-    for _, grp in rows:
-        a, c, _, _ = _solve_row(grp, w1, b1, with_lin=False)
+    rejected = 0
+    for grp, retry in [(g, False) for _, g in rows] + [(g, True) for g in later]:
+        a, c, res, second = _solve_row(grp, w1, b1, with_lin=False)
+        if retry and not _determined(res, second, rel):
+            rejected += 1
+            continue
         nrm = a.norm()
         w2s.append(a / nrm)
         b2s.append(c / nrm)
+    info["second_layer_found"] = len(w2s)
+    info["second_layer_rejected_groups"] = rejected
     w2 = torch.stack(w2s)
     b2 = torch.cat(b2s)
     hid = torch.relu(xs @ w1.T + b1)
@@ -212,6 +216,12 @@ def solve_second_layer(
         fit = fit + hid @ lin_final.T
     info["fit_residual"] = float((fit - ys).abs().max() / (ys.abs().max() + 1e-300))
     return {"layers": [w1, b1, w2, b2, w3, b3], "lin": lin_final, "info": info}
+
+
+def _determined(res: float, second: float, rel: float) -> bool:
+    """One clear null direction: the smallest singular value at the noise floor, the next
+    well above it (points that all lie in a few linear regions leave several)."""
+    return res <= 1e-7 * rel and second >= 1e-5 and res <= 1e-3 * second
 
 
 def _rank(m: torch.Tensor, tol: float) -> tuple[int, float]:
