@@ -80,7 +80,7 @@ def run(d: int, h1: int, h2: int, k: int, seed: int, lines: int) -> dict[str, An
         "rel err b3": f"{per['b3']:.1e}" if "b3" in per else "-",
         "agreement": round(r.fidelity["uniform"], 4),
         "max rel logit err": f"{err:.1e}" if err is not None else "-",
-        "deeper layers": "exact" if "critical" in e.get("deeper_layers", "") else "fitted",
+        "deeper layers": e.get("deeper_layers", "").split(" (")[0].split(",")[0],
         "seconds": round(secs, 1),
     }
 
