@@ -245,8 +245,8 @@ def section_crypto() -> None:
                 "net": f"{d}-{h1}-{h2}-{k}",
                 "queries": r.queries,
                 "first-layer neurons": f"{r.extra['first_layer_found']}/{h1}",
-                "first-layer error (up to sign)": r.param_error,
-                "deeper layers": "fitted (not exact)",
+                "first-layer error (up to sign)": r.extra.get("first_layer_error_up_to_sign"),
+                "deeper layers": r.extra.get("deeper_layers"),
                 "fidelity_uniform": r.fidelity["uniform"],
                 "seconds": round(r.seconds, 2),
             }

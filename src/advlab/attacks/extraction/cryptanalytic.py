@@ -24,13 +24,17 @@ implementation, in float64 throughout:
    exact whenever the ``h`` rank-one matrices are linearly independent, ``h <= K d``).
    A refit without ``L`` gives the final layer. Parameters are recovered up to the
    unavoidable permutation and positive scaling of hidden neurons.
-4. **Two hidden layers, as far as it goes.** A first-layer neuron's critical points lie on
-   one global hyperplane, a second-layer neuron's do not (its boundary bends at every
-   first-layer hyperplane). Hyperplanes supported by at least ``min_support`` critical
-   points from different lines are reported as the first layer (up to sign and scale); the
-   deeper layers are *not* solved cryptanalytically here: the copy is completed by
-   fitting the remaining layers by gradient descent on the queried points (a hybrid in the
-   spirit of Jagielski et al. 2020), and the report says so.
+4. **Two hidden layers.** A first-layer neuron's critical points lie on one global
+   hyperplane, a second-layer neuron's do not (its boundary bends at every first-layer
+   hyperplane). Hyperplanes supported by at least ``min_support`` critical points from
+   different lines, and kinks everywhere on them, are the first layer. The other critical
+   points are grouped by the output factor of their Jacobian jump (one group per
+   second-layer neuron) and :mod:`advlab.attacks.extraction.relu_deep` solves the second
+   layer's rows, both layers' signs and the final layer exactly (see there). A
+   second-layer neuron that never switches on the box is linear there and is kept as a
+   linear skip term; when the solved copy does not fit fresh queries (a first-layer
+   neuron, or a neuron that does switch, was missed) the copy falls back to fitting the
+   deeper layers by gradient descent, and the report says which happened.
 
 Targets that return probabilities are handled through log-probability differences to
 class 0, which are again a ReLU network's outputs (the final layer then is known up to a
@@ -57,6 +61,12 @@ from advlab.attacks.extraction.base import (
     Stolen,
     input_dtype,
 )
+from advlab.attacks.extraction.relu_deep import (
+    CritPoint,
+    TwoLayerNet,
+    deep_param_error,
+    solve_second_layer,
+)
 from advlab.attacks.extraction.relu_layers import (
     F64,
     Hyperplane,
@@ -78,10 +88,10 @@ __all__ = ["Cryptanalytic", "ReLUNet"]
 
 @register_attack
 class Cryptanalytic(ExtractionAttack):
-    """Differential extraction of a one-hidden-layer ReLU network (two: first layer only).
+    """Differential extraction of a one- or two-hidden-layer ReLU network.
 
     Args:
-        hidden_layers: 1 (full recovery) or 2 (first layer cryptanalytically, the rest fitted).
+        hidden_layers: 1 or 2 (both layer by layer from critical points).
         lines: maximum number of random lines searched for critical points.
         patience: stop after this many consecutive lines that reveal no new neuron.
         grid: points per line (one batch per line).
@@ -334,7 +344,8 @@ class Cryptanalytic(ExtractionAttack):
         w = row / row.norm()
         if float(w @ orient) < 0:
             w = -w
-        return Hyperplane(w=w, b=float(-(w @ xs)))
+        col = diff[:, int(diff.norm(dim=0).argmax())]
+        return Hyperplane(w=w, b=float(-(w @ xs)), point=xs, out=col / col.norm())
 
     def _is_global(
         self,
@@ -457,18 +468,69 @@ class Cryptanalytic(ExtractionAttack):
         w = torch.stack([p.w for p in first])
         b = torch.tensor([p.b for p in first], dtype=F64)
         first_layer_error(target, w, b, extra)
-        # complete the copy: fit the deeper layers on queried points (not cryptanalytic)
-        n_fit = self.fit_queries or 4000
-        xs = lo + (hi - lo) * torch.rand(n_fit, len(lo), generator=g, dtype=F64)
+        pad = target.output == "probs"
+        firsts = {id(p) for p in first}
+        deeper = [
+            CritPoint(p.point, p.w, p.out)
+            for p in planes
+            if id(p) not in firsts and p.point is not None and p.out is not None
+        ]
+        n_fit = self.fit_queries or 16 * (len(w) + len(lo) + 1)
         try:
+            xs = lo + (hi - lo) * torch.rand(n_fit, len(lo), generator=g, dtype=F64)
             ys = self._g(target, xs)
         except BudgetExhausted as exc:
-            stopped, message = True, str(exc)
-            ys = None
-        model = None
-        if ys is not None:
-            model = fit_rest(w, b, ys, xs, seed=self.seed, pad_class0=target.output == "probs")
+            return Stolen(extra=extra, stopped_early=True, message=str(exc))
+        sol = solve_second_layer(w, b, deeper, xs, ys, self._rel)
+        if sol is not None:
+            extra.update(sol["info"])
+        # a copy whose residual on fresh queries is tiny (a neuron that never switches on the
+        # box is linear there and lands in the skip term); otherwise fall back to fitting
+        if sol is not None and sol["info"]["fit_residual"] < 1e-3:
+            layers = sol["layers"]
+            extra["deeper_layers"] = (
+                "extracted from critical points"
+                if sol["lin"] is None
+                else "extracted from critical points, with a linear skip term on the first "
+                "layer for second-layer neurons not pinned down"
+            )
+            error = deep_param_error(target, layers, extra)
+            return Stolen(
+                model=TwoLayerNet(layers, sol["lin"], pad),
+                parameters={
+                    "hidden_dims": [len(layers[0]), len(layers[2])],
+                    **{k: t.numpy() for k, t in zip(_NAMES, layers, strict=True)},
+                    "identifiable_as": "hidden neurons up to permutation and positive scaling "
+                    "(incoming rows of w1 and w2 have unit norm)",
+                },
+                param_error=error,
+                extra=extra,
+                stopped_early=stopped,
+                message=message,
+            )
+        # not every neuron was pinned down: complete the copy by fitting (not exact), and
+        # score the rows that were solved (the last layer is then not comparable)
+        if sol is not None:
+            deep_param_error(target, sol["layers"], extra)
+            extra.get("param_error_by_layer", {}).pop("w3", None)
+            extra.get("param_error_by_layer", {}).pop("b3", None)
+        try:
+            xs2 = lo + (hi - lo) * torch.rand(4000, len(lo), generator=g, dtype=F64)
+            ys2 = self._g(target, xs2)
+            model: Any = fit_rest(w, b, ys2, xs2, seed=self.seed, pad_class0=pad)
+        except BudgetExhausted as exc:
+            stopped, message, model = True, str(exc), None
         extra["deeper_layers"] = "fitted by gradient descent on queried points (not exact)"
+        if sol is not None and model is not None:
+            # keep whichever copy is closer on the held-out queries ``xs``
+            part = TwoLayerNet(sol["layers"], sol["lin"], pad)
+            with torch.no_grad():
+                errs = [(m(xs)[:, 1:] if pad else m(xs)) - ys for m in (part, model)]
+            if float(errs[0].abs().mean()) < float(errs[1].abs().mean()):
+                model = part
+                extra["deeper_layers"] = (
+                    "partly extracted from critical points (some neurons missing; not exact)"
+                )
         return Stolen(
             model=model,
             parameters={
@@ -482,6 +544,9 @@ class Cryptanalytic(ExtractionAttack):
             stopped_early=stopped,
             message=message,
         )
+
+
+_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
 
 def _box(target: Target, radius: float, d: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,6 +30,8 @@ class Hyperplane:
     b: float
     support: int = 1
     lines: set[int] = field(default_factory=set)
+    point: torch.Tensor | None = None  # the critical point that found it
+    out: torch.Tensor | None = None  # unit output factor of the Jacobian jump
 
 
 class ReLUNet(nn.Module):
