@@ -71,14 +71,14 @@ class KerasTFClassifier(Target):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(self._to_tf(x), training=False)
-        return torch.as_tensor(np.asarray(out), dtype=self.dtype)
+        return torch.as_tensor(np.array(out), dtype=self.dtype)
 
     def _gradient(self, x: torch.Tensor, objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
         tf = self.tf
         xt = tf.Variable(self._to_tf(x))
         with tf.GradientTape() as tape:
             out_tf = self.model(xt, training=False)
-        out = torch.as_tensor(np.asarray(out_tf), dtype=self.dtype).requires_grad_(True)
+        out = torch.as_tensor(np.array(out_tf), dtype=self.dtype).requires_grad_(True)
         with torch.enable_grad():
             value = objective(to_logits(out, self.output)).sum()  # type: ignore[arg-type]
             (dout,) = torch.autograd.grad(value, out)
