@@ -221,3 +221,32 @@ class Probe(Plugin):
         if not ctx.objectives:
             raise ConfigError(f"{self.name}: needs at least one objective")
         return ctx.objectives
+
+
+class TableProbe(Probe):
+    """A static probe whose attempts come from a table ``technique -> prompt templates``
+    (``{url}`` is the attacker's URL); ``techniques`` picks rows (``()``: all)."""
+
+    table: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(
+        self,
+        *,
+        techniques: tuple[str, ...] = (),
+        transforms: tuple[str, ...] = (),
+        detectors: tuple[str, ...] = (),
+        max_attempts: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.techniques = techniques
+        self.transforms = transforms
+        self.detectors = detectors
+        self.max_attempts = max_attempts
+        self.seed = seed
+
+    def _validate(self) -> None:
+        super()._validate()
+        self._check_choices("techniques", self.techniques, tuple(self.table))
+
+    def attempts(self, ctx: ScanContext) -> list[Spec]:
+        return self._from_table(self.table, self.techniques, ctx)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from advlab.llm.probes.base import Probe, ScanContext, Spec, register_plugin
+from advlab.llm.probes.base import TableProbe, register_plugin
 
 TECHNIQUES: dict[str, tuple[str, ...]] = {
     "markdown_image": (
@@ -32,7 +32,7 @@ TECHNIQUES: dict[str, tuple[str, ...]] = {
 
 
 @register_plugin
-class Exfiltration(Probe):
+class Exfiltration(TableProbe):
     """Markdown images / links carrying the secret, and agents' sending tool calls.
 
     Args:
@@ -50,26 +50,5 @@ class Exfiltration(Probe):
     goal = "make the application send a secret to a host or address the attacker controls"
     default_detectors = ("exfil_url", "tool_exfil")
     categories = tuple(TECHNIQUES)
+    table = TECHNIQUES
     fast_params = {"max_attempts": 4}
-
-    def __init__(
-        self,
-        *,
-        techniques: tuple[str, ...] = (),
-        transforms: tuple[str, ...] = (),
-        detectors: tuple[str, ...] = (),
-        max_attempts: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        self.techniques = techniques
-        self.transforms = transforms
-        self.detectors = detectors
-        self.max_attempts = max_attempts
-        self.seed = seed
-
-    def _validate(self) -> None:
-        super()._validate()
-        self._check_choices("techniques", self.techniques, tuple(TECHNIQUES))
-
-    def attempts(self, ctx: ScanContext) -> list[Spec]:
-        return self._from_table(TECHNIQUES, self.techniques, ctx)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from advlab.llm.probes.base import Probe, ScanContext, Spec, register_plugin
+from advlab.llm.probes.base import TableProbe, register_plugin
 
 TECHNIQUES: dict[str, tuple[str, ...]] = {
     "direct": (
@@ -45,7 +45,7 @@ TECHNIQUES: dict[str, tuple[str, ...]] = {
 
 
 @register_plugin
-class SystemPromptLeak(Probe):
+class SystemPromptLeak(TableProbe):
     """Ask for the secret: directly, repeat-the-words-above, translation, spelling,
     encoding, role play.
 
@@ -61,26 +61,5 @@ class SystemPromptLeak(Probe):
     goal = "make the application reveal its system prompt or a secret it holds"
     default_detectors = ("canary",)
     categories = tuple(TECHNIQUES)
+    table = TECHNIQUES
     fast_params = {"max_attempts": 6}
-
-    def __init__(
-        self,
-        *,
-        techniques: tuple[str, ...] = (),
-        transforms: tuple[str, ...] = (),
-        detectors: tuple[str, ...] = (),
-        max_attempts: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        self.techniques = techniques
-        self.transforms = transforms
-        self.detectors = detectors
-        self.max_attempts = max_attempts
-        self.seed = seed
-
-    def _validate(self) -> None:
-        super()._validate()
-        self._check_choices("techniques", self.techniques, tuple(TECHNIQUES))
-
-    def attempts(self, ctx: ScanContext) -> list[Spec]:
-        return self._from_table(TECHNIQUES, self.techniques, ctx)
