@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev]'
-	# torchattacks declares torchvision but never imports it; PyPI's torchvision wheel does not
-	# load beside the pinned CPU torch, and transformers would try to import it.
+	# torchattacks (a benchmark peer) pins requests~=2.25.1, which no current docs or HTTP stack
+	# accepts, and declares torchvision, which it never imports and whose PyPI wheel does not load
+	# beside the pinned CPU torch (transformers would then try to import it): install it alone.
+	$(BIN)/python -m pip install -q --no-deps 'torchattacks>=3.5'
 	$(BIN)/python -m pip uninstall -y -q torchvision 2>/dev/null || true
 	touch $(STAMP)
 
