@@ -6,7 +6,7 @@ Reproduce (CPU; first run converts MNIST and generates the signs, later runs rea
     make datasets
     .venv/bin/python benchmarks/datasets.py --threads 2 --epochs 3 --json /tmp/datasets.json
 
-Writes docs/images/traffic_signs.png. Results are recorded in docs/benchmarks.md (datasets).
+Writes docs/images/traffic_signs.png. Results are recorded in docs/benchmarks/datasets.md.
 """
 
 from __future__ import annotations

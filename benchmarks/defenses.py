@@ -6,7 +6,7 @@ training on the first run; models are cached in $ADVLAB_CACHE):
 
     .venv/bin/python benchmarks/defenses.py --threads 1 --json /tmp/defenses.json
 
-Results are recorded in docs/benchmarks.md (evasion defenses).
+Results are recorded in docs/benchmarks/evasion.md (evasion defenses).
 """
 
 from __future__ import annotations

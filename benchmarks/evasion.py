@@ -7,7 +7,7 @@ Same model, same points, same steps, batch and budget, in one process. Two digit
         [--repeat 3] [--clock wall|cpu] [--skip-peers-aa] [--timing-only] [--aa-only]
         [--memory-format auto|preserve]
 
-Prints Markdown tables (paste into docs/benchmarks.md).
+Prints Markdown tables (paste into docs/benchmarks/evasion.md).
 """
 
 from __future__ import annotations

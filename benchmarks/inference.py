@@ -1,4 +1,4 @@
-"""Membership-inference benchmark: the numbers in docs/benchmarks.md (membership inference).
+"""Membership-inference benchmark: the numbers in docs/benchmarks/privacy.md (membership inference).
 
 Sections (run one or several; each writes ``<out>/<section>.json`` and prints a table):
 

@@ -13,7 +13,7 @@ Reproduce (CPU; models are cached in $ADVLAB_CACHE):
     .venv/bin/python benchmarks/madry_table.py --dataset traffic_signs --eps 0.0314 \
         --epochs 10 --adv-steps 7 --n-eval 500 --json /tmp/madry_signs.json
 
-Results are recorded in docs/benchmarks.md (the Madry table at scale).
+Results are recorded in docs/benchmarks/evasion.md (the Madry table at scale).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ search at an equal forward-pass budget, and a universal suffix.
     nice .venv/bin/python benchmarks/tiny_gpt.py [--threads 2] [--steps 600] [--seeds 2]
         [--budget 10000] [--cached] [--train-only] [--tiny] [--json out.json]
 
-Prints Markdown tables (paste into docs/benchmarks.md). Trains without the cache (so the
+Prints Markdown tables (paste into docs/benchmarks/llm.md). Trains without the cache (so the
 training time is measured) unless ``--cached``.
 
 GCG and random search run on every (target, seed) pair with the same cap of forward passes;

@@ -12,7 +12,7 @@ Reproduce (CPU, 2 cores):
     .venv/bin/python benchmarks/vectorized_reference.py --models 64 --threads 2 \
         --json /tmp/vectorized.json
 
-Results are recorded in docs/benchmarks.md (vectorised reference models).
+Results are recorded in docs/benchmarks/privacy.md (vectorised reference models).
 """
 
 from __future__ import annotations

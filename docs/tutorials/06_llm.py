@@ -250,7 +250,7 @@ for n in (5, TOP_LEVEL):
 # `random_search`), but training it takes minutes, too long for this notebook's CI mode. The
 # measured results (exposure against the number of repeats: canaries seen 32 times or more are
 # fully exposed; GCG against random search at an equal number of forward passes) are in
-# `docs/benchmarks.md`, section "Language models: the tiny GPT, canary exposure and GCG",
+# `docs/benchmarks/llm.md`, section "Language models: the tiny GPT, canary exposure and GCG",
 # reproduced by `python benchmarks/tiny_gpt.py`.
 #
 # ## In the lab

@@ -9,7 +9,7 @@ data so that a fraction ``fpr`` of clean inputs is flagged (the paper uses 5%).
 Squeezers must suit the data. The paper uses 1-bit depth and a 2x2 median filter on MNIST
 (28x28), 5-bit depth, 2x2 median and non-local means on CIFAR-10. On the 8x8, 17-level
 ``digits`` images both of those destroy the digit (their clean scores are near the maximum,
-2, so they detect nothing; see docs/benchmarks.md (evasion defenses)); 2- and 3-bit depth work, and
+2, so they detect nothing; see docs/benchmarks/evasion.md (evasion defenses)); 2- and 3-bit depth work, and
 are the defaults here.
 
 The detector is calibrated with :meth:`FeatureSqueezing.fit` and turned into a rejecting

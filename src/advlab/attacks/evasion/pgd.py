@@ -17,7 +17,7 @@ remaining steps, and every point of that cycle has already been evaluated and fo
 adversarial: no later step can succeed. Such a point leaves the batch with the iterate the
 full run would have ended on. With the sign steps of L-inf PGD this is common on robust points (iterates settle on
 corners of the eps box, or alternate between two): on the digits CNNs it saves 25-30% of
-the forward+backward passes at eps 0.1 with identical results (docs/benchmarks.md).
+the forward+backward passes at eps 0.1 with identical results (docs/benchmarks/evasion.md).
 Targets flagged ``deterministic = False`` (randomized defenses) never use it.
 
 Example:
