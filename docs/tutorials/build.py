@@ -1,4 +1,5 @@
-"""Build the tutorials' notebooks from their jupytext sources (``NN_name.py``, percent format).
+"""Build the tutorials' notebooks from their jupytext sources (``NN_name.py``, percent format;
+a module's second tutorial is ``NNb_name.py``).
 
     python docs/tutorials/build.py --out build/tutorials            # with solutions (CI)
     python docs/tutorials/build.py --student --out build/student    # solutions stripped
@@ -21,7 +22,7 @@ PLACEHOLDER = "# Exercise: your code here (the solution is in the instructor's b
 
 def sources() -> list[Path]:
     """The tutorial sources, in module order."""
-    return sorted(p for p in HERE.glob("[0-9][0-9]_*.py"))
+    return sorted(p for p in HERE.glob("[0-9][0-9]*_*.py"))
 
 
 def build(src: Path, out_dir: Path, *, student: bool) -> Path:
