@@ -23,6 +23,12 @@ epoch, a model whose data ran out is frozen -- its Adam step counter does not ad
 floating-point precision (tested); with minibatches only the shuffling order differs.
 Modules with running statistics (batch normalisation) are refused: their in-place buffer
 updates do not vectorise.
+
+Multilayer perceptrons without dropout (``build``'s ``mlp``) take a fused path: every model's
+parameters live in one ``(M, P)`` tensor, each layer is one ``torch.baddbmm`` over the stacked
+weights, and the optimiser updates that single tensor. It computes the same function as the
+``vmap`` path (tested to 1e-5) with a handful of kernels per step instead of ``vmap``'s
+per-operator bookkeeping, which dominates on models this small.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,6 +49,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from advlab.errors import ConfigError, InputError
 from advlab.models.arch import build
+from advlab.models.fused import FusedMLP
 from advlab.utils import resolve_device
 
 log = logging.getLogger(__name__)
@@ -154,11 +162,14 @@ def train_stacked(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     device: str | torch.device = "cpu",
+    fused: bool | None = None,
 ) -> StackedModels:
     """Train ``len(seeds)`` models of ``spec``, model ``m`` on ``x[member[m]]``.
 
     ``member`` is a boolean ``(M, N)`` matrix; the result's ``predict`` returns ``(M, N, C)``
     logits. The hyper-parameters mean what they mean in :class:`advlab.models.TrainConfig`.
+    ``fused`` chooses the fused MLP path: ``None`` (default) takes it whenever the architecture
+    allows, ``False`` always uses ``vmap``, ``True`` insists (an error for other models).
     """
     member = np.asarray(member, dtype=bool)
     n_models = len(seeds)
@@ -177,7 +188,16 @@ def train_stacked(
     params, buffers = stack_module_state(models)  # type: ignore[arg-type]
     base = copy.deepcopy(models[0]).to("meta")
     stacked = StackedModels(base, params, buffers)
-    adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
+    chain = FusedMLP.of(models[0]) if fused is not False else None
+    if fused and chain is None:
+        raise ConfigError("fused=True needs a dropout-free MLP (build's 'mlp' architecture)")
+    if chain is not None:
+        flat = chain.flatten(params)
+        forward = partial(chain.forward, flat)
+        adam = _StackedAdam({"flat": flat}, lr=lr, weight_decay=weight_decay)
+    else:
+        forward = partial(stacked._call, shared=False)
+        adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
     pools = [np.flatnonzero(row) for row in member]
@@ -196,7 +216,7 @@ def train_stacked(
             real = idx >= 0
             active = real.any(dim=1)
             safe = idx.clamp(min=0)
-            logits = stacked._call(xt[safe], shared=False)  # (M, B, C)
+            logits = forward(xt[safe])  # (M, B, C)
             ce = F.cross_entropy(logits.flatten(0, 1), yt[safe].flatten(), reduction="none")
             w = real.to(ce.dtype)
             loss = ((ce.view(n_models, -1) * w).sum(1) / w.sum(1).clamp(min=1.0)).sum()
@@ -211,6 +231,8 @@ def train_stacked(
         steps,
         time.perf_counter() - start,
     )
-    for v in params.values():
+    if chain is not None:
+        stacked.params = chain.unflatten(flat)
+    for v in stacked.params.values():
         v.requires_grad_(False)
     return stacked
