@@ -1,11 +1,10 @@
-"""A stack of dropout-free MLPs run as batched matrix products over one parameter tensor.
+"""A stack of dropout-free MLPs run as batched matrix products.
 
 :func:`advlab.models.vectorized.train_stacked` trains ``M`` copies of one architecture at
 once. For the ``mlp`` architecture (``Flatten``, then ``Linear``/``ReLU`` pairs, then a
-``Linear`` head) :class:`FusedMLP` lays every model's parameters out as one row of an
-``(M, P)`` tensor and computes layer ``l`` for all models with a single
-``torch.baddbmm(b_l, h, W_l^T)``: a few kernels per step whatever ``M`` is, and one
-optimiser update over a single tensor.
+``Linear`` head) :class:`FusedMLP` computes layer ``l`` of all models with a single
+``torch.baddbmm(b_l, h, W_l^T)`` over the stacked weights: a few kernels per step whatever
+``M`` is, where ``vmap`` adds its own bookkeeping around every operator.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ from advlab.models.arch import MLP
 
 @dataclass(frozen=True)
 class FusedMLP:
-    """The layout of an MLP's parameters in a flat row: ``(name, shape)`` in order, the
-    ``Linear`` layers as ``(weight name, bias name)`` pairs in forward order."""
+    """An MLP's ``Linear`` layers as ``(weight name, bias name)`` pairs in forward order."""
 
-    names: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
     layers: tuple[tuple[str, str], ...]
 
     @classmethod
@@ -42,35 +38,11 @@ class FusedMLP:
         names = tuple(n for n, _ in named)
         if names != tuple(f"{ln}.{p}" for ln in linears for p in ("weight", "bias")):
             return None
-        return cls(
-            names=names,
-            shapes=tuple(tuple(p.shape) for _, p in named),
-            layers=tuple((f"{ln}.weight", f"{ln}.bias") for ln in linears),
-        )
+        return cls(layers=tuple((f"{ln}.weight", f"{ln}.bias") for ln in linears))
 
-    def flatten(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Stacked parameters ``{name: (M, *shape)}`` as one leaf ``(M, P)`` tensor."""
-        rows = [params[n].detach().flatten(1) for n in self.names]
-        return torch.cat(rows, dim=1).contiguous().requires_grad_(True)
-
-    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``flat``'s columns as ``{name: (M, *shape)}`` views (gradients flow to ``flat``)."""
-        out, start = {}, 0
-        for name, shape in zip(self.names, self.shapes):
-            size = 1
-            for d in shape:
-                size *= d
-            out[name] = flat[:, start : start + size].view(flat.shape[0], *shape)
-            start += size
-        return out
-
-    def unflatten(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Independent ``{name: (M, *shape)}`` copies of ``flat``'s parameters."""
-        return {k: v.detach().clone() for k, v in self.views(flat).items()}
-
-    def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(M, B, C)`` of every model on its own batch ``x`` of shape ``(M, B, ...)``."""
-        p = self.views(flat)
+    def forward(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(M, B, C)`` of stacked models ``p`` (``{name: (M, *shape)}``) on their own
+        batches ``x`` of shape ``(M, B, ...)``."""
         h = x.flatten(2)
         last = len(self.layers) - 1
         for i, (w, b) in enumerate(self.layers):

@@ -24,11 +24,12 @@ floating-point precision (tested); with minibatches only the shuffling order dif
 Modules with running statistics (batch normalisation) are refused: their in-place buffer
 updates do not vectorise.
 
-Multilayer perceptrons without dropout (``build``'s ``mlp``) take a fused path: every model's
-parameters live in one ``(M, P)`` tensor, each layer is one ``torch.baddbmm`` over the stacked
-weights, and the optimiser updates that single tensor. It computes the same function as the
-``vmap`` path (tested to 1e-5) with a handful of kernels per step instead of ``vmap``'s
-per-operator bookkeeping, which dominates on models this small.
+Multilayer perceptrons without dropout (``build``'s ``mlp``) take a fused path: each layer is
+one ``torch.baddbmm`` over the stacked weights (:class:`advlab.models.fused.FusedMLP`). It
+computes the same function as the ``vmap`` path (tested to 1e-5) with a handful of kernels
+per step. On models this small the optimiser's elementwise work costs as much as the matrix
+products, so :class:`_StackedAdam` updates in place with per-model factors instead of
+masking whole tensors.
 """
 
 from __future__ import annotations
@@ -124,21 +125,28 @@ class _StackedAdam:
 
     @torch.no_grad()
     def step(self, active: torch.Tensor) -> None:
+        # A model without a batch this step has an exactly zero gradient (its loss term is
+        # zero), so per-model factors freeze it: beta = 1 keeps its moments, a zero step size
+        # keeps its parameters, and weight decay is applied to active models only.
         b1, b2 = self.betas
-        self.t += active.to(self.t.dtype)
-        corr1 = 1 - b1 ** self.t.clamp(min=1)
-        corr2 = 1 - b2 ** self.t.clamp(min=1)
+        on = active.to(self.t.dtype)
+        self.t += on
+        t = self.t.clamp(min=1)
+        beta1 = torch.where(active, b1, 1.0)
+        beta2 = torch.where(active, b2, 1.0)
+        step_size = on * self.lr / (1 - b1**t)
+        inv_corr2 = (1 - b2**t).rsqrt()
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
             shape = (-1,) + (1,) * (p.dim() - 1)
-            on = active.view(shape)
-            g = p.grad + self.wd * p if self.wd else p.grad
-            m.copy_(torch.where(on, b1 * m + (1 - b1) * g, m))
-            v.copy_(torch.where(on, b2 * v + (1 - b2) * g * g, v))
-            denom = v.sqrt() / corr2.sqrt().view(shape) + self.eps
-            update = (self.lr / corr1).view(shape) * m / denom
-            p.sub_(torch.where(on, update, torch.zeros_like(update)))
+            g = p.grad
+            if self.wd:
+                g = g.add(p * (self.wd * on).view(shape))
+            m.mul_(beta1.view(shape)).add_(g, alpha=1 - b1)
+            v.mul_(beta2.view(shape)).addcmul_(g, g, value=1 - b2)
+            denom = v.sqrt().mul_(inv_corr2.view(shape)).add_(self.eps)
+            p.sub_(m.div(denom).mul_(step_size.view(shape)))
 
 
 def _check_vectorisable(model: nn.Module) -> None:
@@ -192,12 +200,10 @@ def train_stacked(
     if fused and chain is None:
         raise ConfigError("fused=True needs a dropout-free MLP (build's 'mlp' architecture)")
     if chain is not None:
-        flat = chain.flatten(params)
-        forward = partial(chain.forward, flat)
-        adam = _StackedAdam({"flat": flat}, lr=lr, weight_decay=weight_decay)
+        forward = partial(chain.forward, params)
     else:
         forward = partial(stacked._call, shared=False)
-        adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
+    adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
     pools = [np.flatnonzero(row) for row in member]
@@ -231,8 +237,6 @@ def train_stacked(
         steps,
         time.perf_counter() - start,
     )
-    if chain is not None:
-        stacked.params = chain.unflatten(flat)
-    for v in stacked.params.values():
+    for v in params.values():
         v.requires_grad_(False)
     return stacked
