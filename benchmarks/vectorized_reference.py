@@ -56,6 +56,39 @@ def lira_numbers(logits: np.ndarray, member: np.ndarray, y: np.ndarray, targets:
     }
 
 
+def victims_numbers(seeds: int, epochs: int) -> dict[str, Any]:
+    """BadNets on digits: ``2 x seeds`` victims (poisoned and clean) serial vs vectorised."""
+    from advlab.attacks.poisoning import BadNets, evaluate_poisoning
+
+    ds = load_dataset("digits", seed=0)
+    poisoned = BadNets(budget=0.05, target_class=0).poison(ds.x_train, ds.y_train)
+    spec = {"arch": "mlp", "in_features": 64, "num_classes": 10, "hidden": [128, 128]}
+    out: dict[str, Any] = {"victims": 2 * seeds, "epochs": epochs}
+    for executor in ("vectorized", "serial"):
+        start, cpu = time.perf_counter(), time.process_time()
+        res = evaluate_poisoning(
+            poisoned,
+            ds.x_train,
+            ds.y_train,
+            ds.x_test,
+            ds.y_test,
+            spec=spec,
+            train=TrainConfig(epochs=epochs, batch_size=64, lr=1e-3),
+            seeds=seeds,
+            executor=executor,
+        )
+        s = res.summary()
+        out[executor] = {
+            "wall_s": round(time.perf_counter() - start, 1),
+            "cpu_s": round(time.process_time() - cpu, 1),
+            "success_mean": round(s["success_mean"], 3),
+            "success_std": round(s["success_std"], 3),
+            "clean_drop_mean": round(s["clean_drop_mean"], 4),
+        }
+    out["speedup"] = round(out["serial"]["wall_s"] / out["vectorized"]["wall_s"], 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", type=int, default=64)
@@ -64,6 +97,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--targets", type=int, default=8)
     ap.add_argument("--skip-process", action="store_true")
+    ap.add_argument("--victims", type=int, default=8, help="poisoning victim seeds (0: skip)")
     ap.add_argument("--json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -118,6 +152,8 @@ def main() -> None:
     )
     out["lira_vectorized"] = lira_numbers(vec_logits, member, y, args.targets)
     out["lira_serial"] = lira_numbers(serial_logits, member, y, args.targets)
+    if args.victims:
+        out["poisoning_victims"] = victims_numbers(args.victims, args.epochs)
     print(json.dumps(out, indent=2))
     if args.json:
         with open(args.json, "w") as fh:
