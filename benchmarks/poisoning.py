@@ -6,7 +6,8 @@ the poisoned set, next to clean victims with the same seeds). Reproduce:
 
     nice -n 10 python benchmarks/poisoning.py backdoor --seeds 5
     nice -n 10 python benchmarks/poisoning.py defenses --seeds 5
-    python benchmarks/poisoning.py wb --pairs 20 --victims 5 --workers 16   # ~8 min on 16 cores
+    python benchmarks/poisoning.py wb --pairs 20 --victims 5 --executor processes --workers 16
+    python benchmarks/poisoning.py wb --executor ray --address auto     # on a Ray cluster
 
 Results are written as JSON next to ``--out`` and summarised as markdown on stdout.
 """
@@ -19,9 +20,9 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,9 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
         )
         pds = brew.poison(ds.x_train, ds.y_train, x_target=ds.x_test[ti], target_class=adv)
     else:
+        # ART's crafting starts a DataLoader worker for a class local to its method, which
+        # only "fork" can start; a forkserver or spawn worker inherits its parent's method.
+        mp.set_start_method("fork", force=True)
         from art.attacks.poisoning import GradientMatchingAttack
         from art.estimators.classification import PyTorchClassifier
 
@@ -175,8 +179,36 @@ def clean_task(args: tuple[int, list[tuple[int, int]]]) -> dict[str, Any]:
     }
 
 
+def wb_task_to_file(args: tuple[str, int, int, int, int, int, str]) -> dict[str, Any]:
+    """:func:`wb_task`, its record written to ``out/wb-<config>-<pair>.json`` by the worker as
+    soon as it finishes (so an interrupted sweep resumes, under any executor); a task whose
+    file exists is not run again."""
+    *task, out = args
+    slug = re.sub(r"[^\w.-]+", "_", str(task[0]))
+    path = Path(out) / f"wb-{slug}-{task[1]}.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    try:
+        rec = wb_task(tuple(task))  # type: ignore[arg-type]
+    except Exception as exc:  # a failed pair is reported, the sweep goes on
+        return {"config": task[0], "pair": task[1], "error": repr(exc)}
+    path.write_text(json.dumps(rec))
+    return rec
+
+
+def clean_to_file(args: tuple[int, list[tuple[int, int]], str]) -> dict[str, Any]:
+    """:func:`clean_task` with its record kept in ``out/clean-<seed>.json``."""
+    seed, pairs, out = args
+    path = Path(out) / f"clean-{seed}.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    rec = clean_task((seed, pairs))
+    path.write_text(json.dumps(rec))
+    return rec
+
+
 def run_wb(a: argparse.Namespace) -> None:
-    from advlab.parallel import task_seeds
+    from advlab.parallel import get_executor, task_seeds
 
     ds = load_dataset("digits", seed=DATA_SEED)
     rng = np.random.default_rng(a.seed)
@@ -187,26 +219,29 @@ def run_wb(a: argparse.Namespace) -> None:
         pairs.append((ti, adv))
     names = a.configs.split(",") if a.configs else list(WB_CONFIGS)
     victim_seed = 777  # the same victim seeds for every pair and method (paired comparison)
-    tasks = [
-        (n, p, ti, adv, a.victims, victim_seed) for p, (ti, adv) in enumerate(pairs) for n in names
-    ]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    # non-daemonic, forked workers (ART's crafting starts a DataLoader worker of a local class)
-    with ProcessPoolExecutor(a.workers, mp_context=mp.get_context("fork")) as pool:
-        seeds = task_seeds(victim_seed, a.victims)  # evaluate_poisoning's victim seeds
-        clean = list(pool.map(clean_task, [(s, pairs) for s in seeds]))
-        futures = [pool.submit(wb_task, t) for t in tasks]
-        for fut in as_completed(futures):
-            try:
-                r = fut.result()
-            except Exception as exc:  # keep the other pairs
-                print(f"task failed: {exc!r}", flush=True)
-                continue
-            rows.append(r)
-            print(json.dumps(r), flush=True)
-            (out / "wb.json").write_text(json.dumps({"pairs": pairs, "clean": clean, "rows": rows}))
+    tasks = [
+        (n, p, ti, adv, a.victims, victim_seed, str(out))
+        for p, (ti, adv) in enumerate(pairs)
+        for n in names
+    ]
+    # One executor interface: serial, processes (a.workers) or a Ray cluster (a.address; the
+    # workers write their records to `out`, which must then be on a shared file system).
+    opts: dict[str, Any] = {}
+    if a.executor == "processes":
+        opts = {"workers": a.workers}
+    elif a.executor == "ray":
+        opts = {"address": a.address, "num_cpus": a.workers if a.address is None else None}
+    ex = get_executor(a.executor, **opts)
+    seeds = task_seeds(victim_seed, a.victims)  # evaluate_poisoning's victim seeds
+    clean = ex.map(clean_to_file, [(s, pairs, str(out)) for s in seeds], description="clean")
+    results = ex.map(wb_task_to_file, tasks, description="witches' brew")
+    rows = [r for r in results if "error" not in r]
+    for r in results:
+        if "error" in r:
+            print(f"task failed: {r['config']} pair {r['pair']}: {r['error']}", flush=True)
+    (out / "wb.json").write_text(json.dumps({"pairs": pairs, "clean": clean, "rows": rows}))
     summarise_wb(pairs, clean, rows, names)
 
 
@@ -437,7 +472,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--fc-targets", type=int, default=10)
-    p.add_argument("--executor", default="serial")
+    p.add_argument("--executor", default="serial", help="serial | processes | ray")
+    p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--configs", default="")
     p.add_argument("--out", default=os.environ.get("OUT", "advlab-results/poisoning"))
     a = p.parse_args(argv)

@@ -4,6 +4,7 @@ exists, and the docs speak of the project only. (`make docs` builds the site in 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 
 import yaml
@@ -32,6 +33,28 @@ def test_nav_lists_every_page_and_the_api_modules_exist() -> None:
 
 def test_docs_speak_of_the_project_only() -> None:
     internal = re.compile(r"\b(issue|session)\s+#?\d+", re.I)
-    for page in [*PAGES, *(ROOT / "docs" / "api").glob("*.md"), ROOT / "examples" / "README.md"]:
+    for page in [*PAGES, *(ROOT / "docs").rglob("*.md"), ROOT / "examples" / "README.md"]:
         for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
             assert not internal.search(line), f"{page.name}:{n}: {line.strip()}"
+
+
+def test_every_tutorial_has_a_page_rendered_from_its_current_source() -> None:
+    """The site shows each tutorial's executed output; a page rendered from an older source
+    (its recorded hash differs) means ``docs/tutorials/render.py`` must be run again."""
+    spec = importlib.util.spec_from_file_location("render", ROOT / "docs/tutorials/render.py")
+    assert spec is not None and spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    sources = sorted((ROOT / "docs" / "tutorials").glob("[0-9][0-9]*_*.py"))
+    assert len(sources) >= 7
+    for src in sources:
+        page = ROOT / "docs" / "tutorials" / "rendered" / f"{src.stem}.md"
+        assert page.exists(), f"no rendered page for {src.name}: run docs/tutorials/render.py"
+        assert render.recorded_hash(page) == render.source_hash(src), (
+            f"{page.name} was rendered from an older {src.name}: "
+            f"run python docs/tutorials/render.py {src.stem}"
+        )
+        text = page.read_text(encoding="utf-8")
+        assert "Traceback (most recent call last)" not in text, page.name
+        for image in re.findall(r"\]\((images/[^)]+)\)", text):
+            assert (page.parent / image).is_file(), f"{page.name} shows a missing {image}"

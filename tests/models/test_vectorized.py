@@ -77,3 +77,29 @@ def test_bad_inputs_and_batch_norm_are_refused() -> None:
         train_stacked(SPEC, x, y, empty, [1, 2])
     with pytest.raises(ConfigError, match="running statistics"):
         _check_vectorisable(nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3)))
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
+def test_the_fused_mlp_path_trains_the_same_models_as_vmap(weight_decay: float) -> None:
+    x, y = _data(90, seed=3)
+    member = np.random.default_rng(1).random((3, len(x))) < 0.6
+    spec = {**SPEC, "hidden": [16, 8]}
+    kw = {"epochs": 4, "batch_size": 16, "lr": 1e-2, "weight_decay": weight_decay}
+    fused = train_stacked(spec, x, y, member, [1, 2, 3], fused=True, **kw)  # type: ignore[arg-type]
+    plain = train_stacked(spec, x, y, member, [1, 2, 3], fused=False, **kw)  # type: ignore[arg-type]
+    assert set(fused.params) == set(plain.params)
+    for name in plain.params:
+        torch.testing.assert_close(fused.params[name], plain.params[name], atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(fused.predict(x), plain.predict(x), atol=1e-4)
+
+
+def test_the_fused_path_applies_only_to_dropout_free_mlps() -> None:
+    from advlab.models.fused import FusedMLP
+
+    assert FusedMLP.of(build(SPEC, seed=0)) is not None
+    assert FusedMLP.of(build({**SPEC, "dropout": 0.5}, seed=0)) is None
+    cnn = {"arch": "cnn", "in_channels": 1, "image_size": 8, "num_classes": 3, "width": 4}
+    assert FusedMLP.of(build(cnn, seed=0)) is None
+    x, y = _data()
+    with pytest.raises(ConfigError, match="dropout-free MLP"):
+        train_stacked({**SPEC, "dropout": 0.5}, x, y, np.ones((1, len(x)), bool), [1], fused=True)

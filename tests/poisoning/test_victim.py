@@ -61,3 +61,33 @@ def test_pipeline_on_a_local_ray_equals_serial(digits: Any) -> None:
     finally:
         ray.shutdown()
     assert a.success == b.success and a.clean_accuracy == b.clean_accuracy
+
+
+def test_vectorized_victims_equal_serial_ones_with_full_batches(digits: Any) -> None:
+    """One full batch per epoch leaves no shuffling to differ: the stacked victims are the
+    serial victims (same seeds, same initial weights, same updates)."""
+    kw = {"train": TrainConfig(epochs=6, lr=1e-2, batch_size=4096)}
+    p = BadNets(budget=0.05, target_class=0).poison(digits.x_train, digits.y_train)
+    args = (p, digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+    a = evaluate_poisoning(*args, spec=MLP_SPEC, seeds=2, seed=1, executor="serial", **kw)
+    b = evaluate_poisoning(*args, spec=MLP_SPEC, seeds=2, seed=1, executor="vectorized", **kw)
+    np.testing.assert_allclose(b.clean_accuracy, a.clean_accuracy, atol=2 / len(digits.y_test))
+    np.testing.assert_allclose(
+        b.baseline_accuracy, a.baseline_accuracy, atol=2 / len(digits.y_test)
+    )
+    np.testing.assert_allclose(b.success, a.success, atol=0.01)
+
+
+def test_vectorized_victims_learn_the_backdoor_and_refuse_what_they_cannot_do(
+    digits: Any,
+) -> None:
+    import pytest
+
+    from advlab.errors import ConfigError
+
+    r = _run(digits, "vectorized")
+    s = r.summary()
+    assert s["success_mean"] > s["baseline_success_mean"] + 0.5
+    assert abs(s["clean_drop_mean"]) < 0.05
+    with pytest.raises(ConfigError, match="do not augment"):
+        _run(digits, "vectorized", augment="shift")

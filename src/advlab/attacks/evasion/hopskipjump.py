@@ -211,8 +211,8 @@ class _Run:
             found[todo[ok]] = True
         blend = noise_idx[found[noise_idx]]
         if len(blend):
-            low = torch.zeros(len(blend), device=self.x.device)
-            high = torch.ones(len(blend), device=self.x.device)
+            low = torch.zeros(len(blend), device=self.x.device, dtype=self.x.dtype)
+            high = torch.ones(len(blend), device=self.x.device, dtype=self.x.dtype)
             x0, nz = self.x[blend], noise[blend]
             while True:
                 go = ((high - low) > 1e-3) & (self.remaining(blend) > 0)
@@ -250,12 +250,12 @@ class _Run:
         """Move the adversarial points ``p`` (of points ``idx``) to the boundary."""
         dev = p.device
         if self.l2:
-            high = torch.ones(len(idx), device=dev)
-            thr = torch.full((len(idx),), self.theta, device=dev)
+            high = torch.ones(len(idx), device=dev, dtype=self.x.dtype)
+            thr = torch.full((len(idx),), self.theta, device=dev, dtype=self.x.dtype)
         else:
             high = self.dist(p, idx)
             thr = torch.clamp(high * self.theta, max=self.theta)
-        low = torch.zeros(len(idx), device=dev)
+        low = torch.zeros(len(idx), device=dev, dtype=self.x.dtype)
         while True:
             go = ((high - low) > thr) & (self.remaining(idx) > 0)
             if not bool(go.any()):
@@ -312,7 +312,7 @@ class _Run:
         idx = found.nonzero().flatten()
         if len(idx):
             cur[idx] = self.binary_search(idx, cur[idx])
-        dist = torch.full((self.n,), float("inf"), device=self.x.device)
+        dist = torch.full((self.n,), float("inf"), device=self.x.device, dtype=self.x.dtype)
         dist[idx] = self.dist(cur[idx], idx)
         best, best_dist = cur.clone(), dist.clone()
         alive = found.clone()
@@ -329,7 +329,9 @@ class _Run:
             if len(idx) == 0:
                 break
             if t == 1:
-                delta = torch.full((len(idx),), 0.1 * self.range, device=self.x.device)
+                delta = torch.full(
+                    (len(idx),), 0.1 * self.range, device=self.x.device, dtype=self.x.dtype
+                )
             else:
                 delta = (math.sqrt(self.d) if self.l2 else self.d) * self.theta * dist[idx]
             grad = self.gradient_direction(idx, cur[idx], delta, evals[idx])

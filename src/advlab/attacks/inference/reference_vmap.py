@@ -30,6 +30,7 @@ class VectorizedTorchTrainer:
     config: Any = None
     device: str = "cpu"
     output: str = "logits"
+    fused: bool | None = None  # the fused MLP path: None = whenever the architecture allows
 
     def _cfg(self) -> Any:
         from advlab.models import TrainConfig
@@ -56,6 +57,7 @@ class VectorizedTorchTrainer:
             lr=cfg.lr,
             weight_decay=cfg.weight_decay,
             device=self.device,
+            fused=self.fused,
         )
 
     def predict_many(self, stacked: StackedModels, queries: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 Small-scale poisoning results swing strongly with the training seed, so a poisoned dataset is
 judged by retraining victims with ``seeds`` independent seeds (from
 :func:`advlab.parallel.task_seeds`), each next to a victim trained on the clean set with the
-same seed, through an executor (``serial`` | ``processes`` | ``ray``). Reported:
+same seed, through an executor (``serial`` | ``processes`` | ``ray``), or all stacked in one
+vectorised run (``vectorized``, :mod:`advlab.attacks.poisoning.victim_vmap`). Reported:
 
 - attack success: targeted attacks, the fraction of target inputs the victim classifies as the
   attacker's class; backdoors, the attack success rate (ASR) on triggered test inputs whose
@@ -293,7 +294,9 @@ def evaluate_poisoning(
 
     ``augment`` (``None`` | ``"shift"`` | ``"noise"``) trains the victims with data
     augmentation, a mitigation. ``baseline=False`` skips the clean victims (``clean_drop``
-    is then empty).
+    is then empty). ``executor`` is ``serial``, ``processes``, ``ray``, an
+    :class:`~advlab.parallel.Executor`, or ``vectorized``: every victim stacked in one
+    training run (scratch mode without augmentation; ``executor_kwargs={"device": ...}``).
     """
     if seeds < 1:
         raise ConfigError(f"seeds must be >= 1, got {seeds}")
@@ -325,10 +328,17 @@ def evaluate_poisoning(
     tasks = [{**common, "x": xp, "y": yp, "seed": s} for s in run_seeds]
     if baseline:
         tasks += [{**common, "x": xc, "y": yc, "seed": s} for s in run_seeds]
-    ex = (
-        get_executor(executor, **(executor_kwargs or {})) if isinstance(executor, str) else executor
-    )
-    out = ex.map(victim_task, tasks, description="victims")
+    if executor == "vectorized":
+        from advlab.attacks.poisoning.victim_vmap import vectorized_victims
+
+        out = vectorized_victims(tasks, **(executor_kwargs or {}))
+    else:
+        ex = (
+            get_executor(executor, **(executor_kwargs or {}))
+            if isinstance(executor, str)
+            else executor
+        )
+        out = ex.map(victim_task, tasks, description="victims")
     pois, base = out[:seeds], out[seeds:]
     return PoisoningResult(
         attack=poisoned.attack,
