@@ -12,8 +12,8 @@ thresholds), which a DP model must keep below its epsilon.
 
 Reproduce (docs/benchmarks/privacy.md, "DP-SGD that learns"):
 ``python benchmarks/dp_recipe.py --out advlab-results/dp_recipe``
-(``--mnist-pool 0`` skips MNIST; ``--full-mnist`` adds utility rows on the full
-60,000 / 10,000 split at epsilon 1 and 3).
+(``--mnist-pool 0`` skips MNIST, ``--no-digits`` digits; ``--full-mnist`` adds utility rows
+on the full 60,000 / 10,000 split at epsilon 1 and 3).
 """
 
 from __future__ import annotations
@@ -178,12 +178,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--refs", type=int, default=16, help="LiRA reference models per epsilon")
     p.add_argument("--mnist-pool", type=int, default=10_000, help="0 skips MNIST")
     p.add_argument("--full-mnist", action="store_true")
+    p.add_argument("--no-digits", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("advlab-results/dp_recipe"))
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
-    results: dict[str, Any] = {"digits": run_dataset("digits", 0, a)}
+    results: dict[str, Any] = {}
+    if not a.no_digits:
+        results["digits"] = run_dataset("digits", 0, a)
     if a.mnist_pool:
         results["mnist"] = run_dataset("mnist", a.mnist_pool, a)
     if a.full_mnist:
