@@ -24,7 +24,8 @@ size ``min(n, 1024)`` (large batches: the noise on the mean gradient falls as ``
 learning rate 1 and momentum 0.9 (with per-example normalised features every example is
 clipped, so ``lr * C = 0.1`` is the step on the mean clipped gradient); ``delta = 1e-5``,
 and at most ``1 / (10 n)``. The learning rate was picked from {1, 2, 4} on two pools
-(digits, a 10,000-image MNIST subset) at epsilon 1 and 3; the rest follows Tramer & Boneh.
+(digits, a 10,000-image MNIST subset) at epsilon 1 and 3; large batches, the small clipping
+norm and momentum follow Tramer & Boneh, the batch cap and the step count are this module's.
 """
 
 from __future__ import annotations

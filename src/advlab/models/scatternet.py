@@ -10,12 +10,13 @@ no privacy budget; only the small model on top is trained with DP-SGD.
 This is a self-contained second-order transform with ``J`` scales and ``L`` orientations
 (the paper's ``J=2, L=8``: 81 channels per input channel, spatially subsampled by ``2**J``),
 built like kymatio's ``Scattering2D`` (Morlet filter bank, reflect padding, products in the
-Fourier domain) but not bit-identical to it: the filters are built on the padded grid
-without periodisation and the order-2 paths are not subsampled between layers.
+Fourier domain, ``|x * psi_j|`` kept at resolution ``2**j``) but not bit-identical to it:
+the filters are built on the padded grid without periodisation. kymatio 0.3.0 does not
+import with SciPy 1.17 (``scipy.special.sph_harm`` is gone), hence this module.
 
 :class:`GroupFeatureNorm` normalises each example's feature channels in groups, on that
 example alone (Group Normalization, Wu & He 2018, arXiv:1803.08494, without learned affine
-terms), which is the data-independent normalisation Tramer & Boneh use for ScatterNet
+terms), the kind of data-independent normalisation Tramer & Boneh use for ScatterNet
 features: it uses no statistic of the training set, so it costs no privacy either.
 """
 
@@ -215,6 +216,6 @@ def scatter_features(
 
 def default_groups(net: ScatterNet, in_channels: int) -> int:
     """Channel groups for the normalisation: the largest divisor of the channel count
-    that is at most 27 (Tramer & Boneh's choice for 81 channels: groups of 3)."""
+    that is at most 27 (for 81 channels: 27 groups of 3 channels)."""
     channels = in_channels * net.channels_per_input
     return max(g for g in range(1, min(27, channels) + 1) if channels % g == 0)
