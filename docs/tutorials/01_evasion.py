@@ -134,5 +134,5 @@ assert bpda_robust_accuracy < 0.5
 
 # %% [markdown]
 # The lab's `masked_gradients` challenge asks for exactly this, against the server. Malware
-# classifiers are evaded under other constraints (bytes that keep a program working); that
-# part of the module comes with advlab's malware module.
+# classifiers are evaded under other constraints (bytes that keep a program working): the
+# next tutorial, `01b_malware`, attacks them with harmless files.
