@@ -55,6 +55,7 @@ def test_windows_cut_the_stream_without_overlap() -> None:
 
 @pytest.mark.parametrize("eps", [1.0, 8.0])
 def test_dp_sgd_spends_at_most_the_target_epsilon(eps: float) -> None:
+    pytest.importorskip("opacus", reason="the privacy extra is not installed")
     torch.manual_seed(0)
     model = TinyGPT(SMALL)
     before = [p.detach().clone() for p in model.parameters()]
@@ -72,6 +73,7 @@ def test_dp_sgd_spends_at_most_the_target_epsilon(eps: float) -> None:
 
 
 def test_no_noise_at_infinite_epsilon_and_bad_settings_are_refused() -> None:
+    pytest.importorskip("opacus", reason="the privacy extra is not installed")
     torch.manual_seed(0)
     data = torch.randint(0, 262, (900,))
     a, b = TinyGPT(SMALL), TinyGPT(SMALL)
