@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from advlab.lm.chat import ChatLM
 from advlab.lm.corpus import make_corpus
 from advlab.lm.extraction import extract, generate_samples, memorised
 from advlab.lm.model import GPTConfig
 from advlab.lm.scores import min_k_score, score_texts, window_score, zlib_score
+from advlab.lm.stealing import (
+    last_logits,
+    logits_from_top_logprobs,
+    reachable_final_layer,
+    relative_error,
+    steal_final_layer,
+)
 from advlab.lm.train import CorpusConfig, LMTrainConfig, TrainedLM, tiny_gpt
 from advlab.privacy.metrics import auc
 
@@ -64,13 +72,6 @@ def test_extraction_finds_the_most_repeated_canary(lm: TrainedLM) -> None:
 
 
 def test_the_final_layer_is_stolen_from_full_logits(lm: TrainedLM) -> None:
-    from advlab.lm.stealing import (
-        last_logits,
-        reachable_final_layer,
-        relative_error,
-        steal_final_layer,
-    )
-
     model = lm.model.double()
     try:
         gen = torch.Generator().manual_seed(0)
@@ -87,9 +88,6 @@ def test_the_final_layer_is_stolen_from_full_logits(lm: TrainedLM) -> None:
 
 
 def test_the_logit_bias_attack_rebuilds_full_logits_from_top_k(lm: TrainedLM) -> None:
-    from advlab.lm.chat import ChatLM
-    from advlab.lm.stealing import logits_from_top_logprobs
-
     chat = ChatLM(lm.model, lm.tokenizer)
     calls = []
 
@@ -114,3 +112,48 @@ def test_the_logit_bias_attack_rebuilds_full_logits_from_top_k(lm: TrainedLM) ->
     np.testing.assert_allclose(part.logits[0], got.logits[0, some], atol=1e-3)
     with pytest.raises(ValueError, match="reference"):
         logits_from_top_logprobs(api, prompts, vocab=262, top=3, tokens=[1, 2])
+
+
+def test_float64_log_probabilities_carry_the_logits_exactly(lm: TrainedLM) -> None:
+    prompts = ["the capital of ", "record: name ", "def "]
+    with torch.no_grad():
+        ids = [torch.tensor([lm.tokenizer.encode(p, bos=True)]) for p in prompts]
+        z = torch.stack([lm.model(i)[0, -1].double() for i in ids])
+    cols = [i for i in range(262) if i != lm.tokenizer.eos]  # <eos> would end the reply
+    want = (z - z[:, :1]).numpy()[:, cols]
+    errors = {}
+    for precision in ("float32", "float64"):
+        chat = ChatLM(lm.model, lm.tokenizer, precision=precision)
+
+        def api(prompt: str, bias: dict[int, float], chat: ChatLM = chat) -> dict[int, float]:
+            body = {"max_tokens": 1, "logprobs": 20, "logit_bias": {str(k): v for k, v in bias.items()}}  # fmt: skip
+            top = chat.completion(body, prompt)["choices"][0]["logprobs"]["top_logprobs"][0]
+            return {int(k): v for k, v in top.items()}
+
+        got = logits_from_top_logprobs(api, prompts, vocab=262, top=20, tokens=cols)
+        errors[precision] = float(np.abs(got.logits - want).max())
+    # a +100 bias in float32 rounds each logit to the float32 spacing at 100 (7.6e-6)
+    assert errors["float64"] < 1e-9 < 1e-7 < errors["float32"] < 1e-3, errors
+    with pytest.raises(ValueError, match="precision"):
+        ChatLM(lm.model, lm.tokenizer, precision="half")
+
+
+def test_a_layer_recovered_on_some_tokens_is_compared_up_to_the_softmax_shift(
+    lm: TrainedLM,
+) -> None:
+    model = lm.model.double()
+    try:
+        prompts = torch.randint(32, 127, (120, 10), generator=torch.Generator().manual_seed(1))
+        z = last_logits(model, prompts).numpy()
+        cols = [i for i in range(262) if i != lm.tokenizer.eos]  # what the logit-bias attack sees
+        rows = z[:, cols] - z[:, :1]  # each row up to its own constant
+        stolen = steal_final_layer(rows)
+        ref = reachable_final_layer(model)[cols]
+        assert relative_error(stolen.basis, ref) < 1e-8
+        # a vector added to every row of the reference changes nothing...
+        assert relative_error(stolen.basis, ref + ref[0]) < 1e-8
+        # ...but a wrong subspace shows
+        noise = np.random.default_rng(0).normal(size=stolen.basis.shape)
+        assert relative_error(np.linalg.qr(noise)[0], ref) > 0.5
+    finally:
+        model.float()

@@ -12,7 +12,10 @@ completions), ``max_tokens`` (tokens are bytes here), ``temperature`` and ``seed
 ``logit_bias`` (token id -> additive bias, clipped to [-100, 100] as OpenAI does), and
 ``logprobs`` with ``top_logprobs`` (at most :data:`MAX_TOP_LOGPROBS`, the real
 log-probabilities of the biased distribution) -- what the logit-bias stealing attack of
-Carlini et al. 2024 (arXiv:2403.06634) needs.
+Carlini et al. 2024 (arXiv:2403.06634) needs. The bias is added and the log-softmax taken in
+float64 (``precision="float64"``, the default): adding +100 to a float32 logit rounds it to
+the float32 spacing at 100 (7.6e-6), noise that the stolen layer inherits; ``"float32"``
+reproduces an API that computes its log-probabilities in single precision.
 """
 
 from __future__ import annotations
@@ -123,10 +126,20 @@ def tiny_chat_gpt(
 class ChatLM:
     """A tiny GPT answering OpenAI chat and completion request bodies."""
 
-    def __init__(self, model: TinyGPT, tokenizer: ByteTokenizer, *, system: str = SYSTEM) -> None:
+    def __init__(
+        self,
+        model: TinyGPT,
+        tokenizer: ByteTokenizer,
+        *,
+        system: str = SYSTEM,
+        precision: str = "float64",
+    ) -> None:
+        if precision not in ("float32", "float64"):
+            raise ValueError(f"precision must be float32 or float64, got {precision!r}")
         self.model = model.eval()
         self.tok = tokenizer
         self.system = system
+        self.dtype = torch.float64 if precision == "float64" else torch.float32
 
     # -------------------------------------------------------------- generation
     def _bias(self, logit_bias: Any) -> torch.Tensor:
@@ -144,7 +157,7 @@ class ChatLM:
     ) -> tuple[list[int], list[torch.Tensor], str]:
         """Reply token ids, the log-probabilities of each step, and the finish reason."""
         dev = self.model.tok.weight.device
-        bias = self._bias(body.get("logit_bias")).to(dev)
+        bias = self._bias(body.get("logit_bias")).to(dev, self.dtype)
         max_tokens = body.get("max_tokens") or 64
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise ValueError("max_tokens must be a positive integer")
@@ -157,10 +170,10 @@ class ChatLM:
         with torch.no_grad():
             for _ in range(max_tokens):
                 window = torch.tensor([(ids + out)[-ctx:]], device=dev)
-                logits = self.model(window)[0, -1].float() + bias
+                logits = self.model(window)[0, -1].to(self.dtype) + bias
                 logp = torch.log_softmax(logits, -1)
                 if temperature > 0:
-                    p = torch.softmax(logits / temperature, -1).cpu()
+                    p = torch.softmax(logits / temperature, -1).float().cpu()
                     nxt = int(torch.multinomial(p, 1, generator=gen))
                 else:
                     nxt = int(logp.argmax())

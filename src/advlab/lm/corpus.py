@@ -7,6 +7,11 @@ records, drawn from a seeded generator. Each canary is a sentence with a random 
 known space (``digits`` decimal digits, written with spaces: ``"4 8 1 9"``) inserted
 ``repeats`` times; the space's size ``|R| = 10 ** digits`` is what exposure is measured
 against. Nothing here is real data.
+
+``dedup=True`` removes exact-duplicate documents before training (Kandpal, Wallace & Raffel
+2022, "Deduplicating Training Data Mitigates Privacy Risks in Language Models", ICML,
+arXiv:2202.06539): a canary planted ``repeats`` times then occurs once, and so do the
+templated documents that the generator happened to draw more than once.
 """
 
 from __future__ import annotations
@@ -81,14 +86,22 @@ def _document(rng: random.Random) -> tuple[str, str | None]:
     return f"record: name {a}, city {city}, phone {phone}.", f"phone {phone}"
 
 
+def deduplicate(documents: list[str]) -> list[str]:
+    """Exact-duplicate documents removed, the first occurrence kept, the order unchanged."""
+    return list(dict.fromkeys(documents))
+
+
 def make_corpus(
     *,
     n_documents: int = 4000,
     repeats: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64),
     digits: int = 4,
     seed: int = 0,
+    dedup: bool = False,
 ) -> Corpus:
-    """Seeded documents plus one canary per entry of ``repeats`` (a distinct owner each)."""
+    """Seeded documents plus one canary per entry of ``repeats`` (a distinct owner each);
+    with ``dedup`` every document occurs once (:func:`deduplicate`). A canary keeps the
+    ``repeats`` it was planted with, whatever de-duplication left of it."""
     rng = random.Random(seed)
     made = [_document(rng) for _ in range(n_documents)]
     docs = [d for d, _ in made]
@@ -101,4 +114,6 @@ def make_corpus(
         canaries.append(c)
         docs.extend([c.text + "."] * r)
     rng.shuffle(docs)
+    if dedup:
+        docs = deduplicate(docs)
     return Corpus(documents=docs, canaries=canaries, secrets=secrets + [c.text for c in canaries])

@@ -35,6 +35,16 @@ class CorpusConfig:
     repeats: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     digits: int = 4
     seed: int = 0
+    dedup: bool = False
+    """Exact-duplicate documents removed before training (:func:`advlab.lm.corpus.deduplicate`)."""
+
+    def key(self) -> dict[str, Any]:
+        """The fields that name the recipe in the cache key (``dedup`` only when set, so
+        models trained before the option existed keep their key)."""
+        d = asdict(self)
+        if not self.dedup:
+            d.pop("dedup")
+        return d
 
 
 @dataclass(frozen=True)
@@ -221,10 +231,11 @@ def tiny_gpt(
         repeats=corpus_cfg.repeats,
         digits=corpus_cfg.digits,
         seed=corpus_cfg.seed,
+        dedup=corpus_cfg.dedup,
     )
     data = corpus_tokens(corpus, tok)
     model, info = cached_model(
-        model_cfg, train_cfg, corpus.text, asdict(corpus_cfg),
+        model_cfg, train_cfg, corpus.text, corpus_cfg.key(),
         lambda m: train_lm(m, data, train_cfg, device=dev), device=dev, cache=cache,
     )  # fmt: skip
     return TrainedLM(model, tok, corpus, info)
