@@ -61,10 +61,13 @@ def test_scan_of_the_top_level_finds_nothing(llm_server: tuple[str, Any], tmp_pa
     url, _ = llm_server
     out = tmp_path / "top"
     args = ["--base-url", url, "--model", "level-6", "--secret", "COCOLOCO", "--out", str(out)]
-    assert _run(*args, "--probes", PROBES + ",jailbreak,indirect_injection") == 0
+    probes = PROBES + ",jailbreak,indirect_injection,crescendo"
+    assert _run(*args, "--probes", probes, "--max-prompts", "4") == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["verdict"] == "PASS" and len(results["records"]) == 5
+    assert results["verdict"] == "PASS" and len(results["records"]) == 6
+    assert results["config"]["llm"]["max_prompts"] == 4
     assert all(r["result"]["summary"]["hits"] == 0 for r in results["records"])
+    assert max(r["result"]["summary"]["attempts"] for r in results["records"]) == 4
 
 
 def test_scan_errors_and_usage(llm_server: tuple[str, Any], tmp_path: Path, capsys: Any) -> None:
@@ -89,3 +92,5 @@ def test_scan_errors_and_usage(llm_server: tuple[str, Any], tmp_path: Path, caps
         == 4
     )
     assert _run("--model", "level-0", "--out", str(tmp_path / "d")) == 4
+    bad = ["--base-url", url, "--model", "level-0", "--max-prompts", "0"]
+    assert _run(*bad, "--out", str(tmp_path / "e")) == 4
