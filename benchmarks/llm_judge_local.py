@@ -30,6 +30,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import re
 import sys
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from advlab.llm.detectors.labelled import load_rows, measure
 from advlab.llm.probes.base import ScanContext
 from advlab.llm.probes.pair import parse_attacker, template_attacker_target
 from advlab.llm.probes.runner import run_probe
-from advlab.llm.types import SamplingParams
+from advlab.llm.types import SamplingParams, canonical_json
 from advlab.registry import get_plugin
 
 log = logging.getLogger("llm_judge_local")
@@ -62,6 +63,45 @@ def find_gguf(given: Path | None) -> Path | None:
     return path if path.is_file() else None
 
 
+class Prefilled:
+    """A :class:`LocalChat` whose answer is prefilled with ``prefix`` (the model continues
+    it); with ``json_string`` the continuation is cut at its first unescaped quote and the
+    answer closed as the JSON object ``prefix`` opens (``{"prompt": "...`` -> valid JSON)."""
+
+    def __init__(self, chat: Any, prefix: str, *, json_string: bool = False) -> None:
+        self.chat, self.prefix, self.json_string = chat, prefix, json_string
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, messages: Any, params: Any) -> str:
+        key = canonical_json([m.model_dump(mode="json") for m in messages])
+        if key not in self.memo:
+            self.memo[key] = self._answer(messages)
+        return self.memo[key]
+
+    def _answer(self, messages: Any) -> str:
+        import torch
+
+        c = self.chat
+        ids = c.tok.apply_chat_template(
+            c.chat(messages), add_generation_prompt=True, return_tensors="pt"
+        )
+        ids = ids if isinstance(ids, torch.Tensor) else ids["input_ids"]
+        pre = c.tok(self.prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        ids = torch.cat([ids, pre], dim=1)
+        with torch.no_grad():
+            out = c.model.generate(ids, max_new_tokens=c.max_new_tokens, do_sample=False)
+        text = c.tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        if not self.json_string:
+            return self.prefix + text
+        m = re.match(r'((?:[^"\\]|\\.)*)', text)
+        body = m.group(1) if m else text
+        key = self.prefix.split('"')[1]
+        try:
+            return json.dumps({key: json.loads(f'"{body}"')})
+        except ValueError:
+            return json.dumps({key: body})
+
+
 def judge_bench(chat: Any) -> dict[str, Any]:
     """The model as ``llm_judge`` on the labelled compliance rows, beside the rule detectors."""
     rows = [r for r in load_rows() if "compliance" in r.labels]
@@ -79,6 +119,10 @@ def judge_bench(chat: Any) -> dict[str, Any]:
         "no_rating": sum(x is None for x in ratings),
         "ratings": dict(sorted(Counter(str(x) for x in ratings).items())),
         "seconds": round(seconds, 1),
+        "examples": [
+            target.complete(judge_messages(r.context.objective or "", r.output.text)).text
+            for r in rows[:3]
+        ],
         "detectors": [],
     }
     judge_cls = get_plugin("detector", "llm_judge")
@@ -130,7 +174,8 @@ def attacker_bench(chat: Any, level: int) -> list[dict[str, Any]]:
                 "attacker_requests": len(texts),
                 "not_json": sum(parse_attacker(t) == t.strip() for t in texts),
                 "seconds": round(time.perf_counter() - t0, 1),
-                "example": next((j.spec.messages[-1].content for j in res.hits), None),
+                "example_hit": next((j.spec.messages[-1].content for j in res.hits), None),
+                "example_attacker": texts[:2],
             }
         )
     return out
@@ -142,6 +187,12 @@ def main() -> None:
     ap.add_argument("--level", type=int, default=3, help="the vulnerable app PAIR attacks")
     ap.add_argument("--judge-tokens", type=int, default=16, help="new tokens per rating")
     ap.add_argument("--attacker-tokens", type=int, default=96, help="new tokens per prompt")
+    ap.add_argument(
+        "--prefill",
+        action="store_true",
+        help="prefill the judge's answer with 'Rating: [[' and the attacker's with "
+        '\'{"prompt": "\' (the model completes the format)',
+    )
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -158,12 +209,18 @@ def main() -> None:
 
     judge_chat = LocalChat(gguf, system="", max_new_tokens=args.judge_tokens)
     attacker_chat = LocalChat(gguf, system="", max_new_tokens=args.attacker_tokens)
-    attacker_chat.model, attacker_chat.tok = judge_chat.model, judge_chat.tok
+    judge: Any = judge_chat
+    attacker: Any = attacker_chat
+    if args.prefill:  # the answer's format is given: the model fills in the rating / prompt
+        judge_chat.max_new_tokens = 4
+        judge = Prefilled(judge_chat, "Rating: [[")
+        attacker = Prefilled(attacker_chat, '{"prompt": "', json_string=True)
     res = {
         "model": gguf.name,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "judge": judge_bench(judge_chat),
-        "pair": attacker_bench(attacker_chat, args.level),
+        "prefill": args.prefill,
+        "judge": judge_bench(judge),
+        "pair": attacker_bench(attacker, args.level),
     }
     j = res["judge"]
     print(
