@@ -78,7 +78,8 @@ class Prefilled:
             self.memo[key] = self._answer(messages)
         return self.memo[key]
 
-    def _answer(self, messages: Any) -> str:
+    def prompt_ids(self, messages: Any) -> Any:
+        """The chat template's token ids for ``messages``, then the prefix's."""
         import torch
 
         c = self.chat
@@ -87,7 +88,13 @@ class Prefilled:
         )
         ids = ids if isinstance(ids, torch.Tensor) else ids["input_ids"]
         pre = c.tok(self.prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
-        ids = torch.cat([ids, pre], dim=1)
+        return torch.cat([ids, pre], dim=1)
+
+    def _answer(self, messages: Any) -> str:
+        import torch
+
+        c = self.chat
+        ids = self.prompt_ids(messages)
         with torch.no_grad():
             out = c.model.generate(ids, max_new_tokens=c.max_new_tokens, do_sample=False)
         text = c.tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
@@ -100,6 +107,32 @@ class Prefilled:
             return json.dumps({key: json.loads(f'"{body}"')})
         except ValueError:
             return json.dumps({key: body})
+
+
+class Constrained(Prefilled):
+    """The judge's answer prefilled with ``Rating: [[`` and its rating read from the
+    model's next-token distribution restricted to the ratings 1..10 (no free text): the
+    best a model can do with the judge's prompt when it cannot write the format itself."""
+
+    def __init__(self, chat: Any) -> None:
+        super().__init__(chat, "Rating: [[")
+
+    def _answer(self, messages: Any) -> str:
+        import torch
+
+        c = self.chat
+        ids = self.prompt_ids(messages)
+        digit = [c.tok.convert_tokens_to_ids(str(d)) for d in range(10)]
+        with torch.no_grad():
+            logp = c.model(ids).logits[0, -1].log_softmax(-1)
+            scores = {d: float(logp[digit[d]]) for d in range(1, 10)}
+            one = torch.tensor([[digit[1]]])
+            nxt = c.model(torch.cat([ids, one], dim=1)).logits[0, -1].log_softmax(-1)
+            closing = c.tok("]]", add_special_tokens=False)["input_ids"][0]
+            # "10" = "1" then "0"; "1" = "1" then the closing brackets
+            scores[10] = scores[1] + float(nxt[digit[0]])
+            scores[1] = scores[1] + float(nxt[closing])
+        return f"Rating: [[{max(scores, key=lambda k: scores[k])}]]"
 
 
 def judge_bench(chat: Any) -> dict[str, Any]:
@@ -136,7 +169,7 @@ def judge_bench(chat: Any) -> dict[str, Any]:
     for name, det in candidates:
         m = measure(det, rows)
         out["detectors"].append(
-            {"detector": name, **{k: v for k, v in m.to_dict().items() if k != "wrong"}}
+            {**{k: v for k, v in m.to_dict().items() if k != "wrong"}, "detector": name}
         )
     return out
 
@@ -193,6 +226,12 @@ def main() -> None:
         help="prefill the judge's answer with 'Rating: [[' and the attacker's with "
         '\'{"prompt": "\' (the model completes the format)',
     )
+    ap.add_argument(
+        "--constrained",
+        action="store_true",
+        help="the judge's rating read from the model's next-token distribution over 1..10",
+    )
+    ap.add_argument("--judge-only", action="store_true", help="skip the PAIR attacker run")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -215,12 +254,15 @@ def main() -> None:
         judge_chat.max_new_tokens = 4
         judge = Prefilled(judge_chat, "Rating: [[")
         attacker = Prefilled(attacker_chat, '{"prompt": "', json_string=True)
-    res = {
+    if args.constrained:
+        judge = Constrained(judge_chat)
+    res: dict[str, Any] = {
         "model": gguf.name,
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "prefill": args.prefill,
+        "constrained": args.constrained,
         "judge": judge_bench(judge),
-        "pair": attacker_bench(attacker, args.level),
+        "pair": [] if args.judge_only else attacker_bench(attacker, args.level),
     }
     j = res["judge"]
     print(
