@@ -102,7 +102,6 @@ def apps() -> list[dict[str, Any]]:
 
 
 def http() -> list[dict[str, Any]]:
-    from advlab.llm.openai import OpenAIChatTarget
     from advlab.llm.scan import scan
     from advlab.llm.server import ServerStats, create_llm_app
     from advlab.serve import background_server
@@ -115,15 +114,13 @@ def http() -> list[dict[str, Any]]:
                 before = stats.total
                 t0 = time.perf_counter()
                 res = scan(
-                    OpenAIChatTarget(f"{url}/v1", model=f"level-{level}"), out=d, secrets=(SECRET,)
+                    {"base_url": f"{url}/v1", "model": f"level-{level}"}, out=d, secrets=(SECRET,)
                 )
                 out.append(
                     {
                         "app": f"level-{level} (HTTP)",
                         "findings": sorted(
-                            f"{f['probe']}:{c}"
-                            for f in res.summary()["findings"]
-                            for c in f["categories"]
+                            f"{f['probe']}:{c}" for f in res.findings for c in f["categories"]
                         ),
                         "exit_code": res.exit_code,
                         "server_requests": stats.total - before,

@@ -95,15 +95,17 @@ def test_the_one_hot_gradient_is_the_embedding_gradient_times_the_table(lm: Trai
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(p.target))
     (d_emb,) = torch.autograd.grad(loss, emb)
     torch.testing.assert_close(grad, d_emb @ model.tok.weight.T.detach())
-    # the linearisation ranks swaps: the predicted-best swap beats the predicted-worst one
-    pos = 3
+    # the linearisation ranks swaps: over all positions, the predicted-best swaps leave a
+    # lower loss than the predicted-worst ones (a first-order prediction: single positions
+    # may go the other way on a given model, so the claim is about the average)
     allowed = torch.arange(32, 127)
-    best, worst = allowed[grad[pos, allowed].argmin()], allowed[grad[pos, allowed].argmax()]
-    swapped = suffix.repeat(2, 1)
-    swapped[0, pos], swapped[1, pos] = best, worst
+    swapped = suffix.repeat(2 * len(suffix), 1)
+    for pos in range(len(suffix)):
+        swapped[2 * pos, pos] = allowed[grad[pos, allowed].argmin()]
+        swapped[2 * pos + 1, pos] = allowed[grad[pos, allowed].argmax()]
     with torch.no_grad():
-        got = target_loss(model, p, swapped)
-    assert got[0] < got[1]
+        got = target_loss(model, p, swapped).view(-1, 2)
+    assert got[:, 0].mean() < got[:, 1].mean(), got
 
 
 def test_gcg_forces_reachable_targets_and_greedy_decoding_agrees(lm: TrainedLM) -> None:

@@ -129,7 +129,7 @@ class LLMSpec(_Strict):
     target: LLMTargetSpec
     probes: list[LLMPluginSpec] = Field(
         default_factory=list,
-        description="Probes to run (default: every scan default, advlab.llm.scan.DEFAULT_PROBES).",
+        description="Probes to run (default: every scan default, advlab.llm.preflight.DEFAULT_PROBES).",
     )
     transforms: list[str] = Field(
         default_factory=list,
@@ -150,7 +150,10 @@ class LLMSpec(_Strict):
         description="Values the target must never reveal (an app's own secret is added).",
     )
     max_prompts: int | None = Field(
-        None, ge=1, description="Budget: static attempts per probe (a seeded sample)."
+        None,
+        ge=1,
+        description="Budget: requests each probe sends to the target at most, adaptive "
+        "rounds included (a round over budget is cut to a seeded sample).",
     )
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight.")
 

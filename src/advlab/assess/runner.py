@@ -169,7 +169,7 @@ def execute_payload(p: Payload) -> dict[str, Any]:
     """Worker entry point (top level, picklable): run a task and write its record."""
     task = Task.from_dict(p.task)
     cfg = AssessmentConfig.model_validate(p.config)
-    body = execute(task, cfg, p.config_dir)
+    body = execute(task, cfg, p.config_dir, p.run_dir)
     write_record(Path(p.run_dir), task, body)
     hook = os.environ.get("ADVLAB_ASSESS_TASK_DELAY")
     if hook:  # test seam: slow tasks down so a test can kill the run between tasks

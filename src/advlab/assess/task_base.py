@@ -150,6 +150,13 @@ class TaskKind:
     def execute(self, task: Task, cfg: AssessmentConfig, config_dir: str) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def execute_in(
+        self, task: Task, cfg: AssessmentConfig, config_dir: str, run_dir: str | None
+    ) -> dict[str, Any]:
+        """:meth:`execute` with the run directory, for kinds that keep per-task state there
+        (the LLM kind's request journal); the others ignore it."""
+        return self.execute(task, cfg, config_dir)
+
     # shared --------------------------------------------------------------
     def common_content(self, cfg: AssessmentConfig, v: Variant, fp: str) -> dict[str, Any]:
         spec = next(t for t in cfg.targets if t.name == v.target)

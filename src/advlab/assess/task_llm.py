@@ -5,7 +5,7 @@ target behind those guards. Both run the same attempts (the probes are seeded by
 config's seed, not the task's), so the report can set success before and after the guards
 side by side. A task runs its probe through :func:`advlab.llm.probes.runner.run_probe` (one
 :class:`~advlab.llm.harness.Harness`: concurrency, retries, rate limits) after one preflight
-request (:func:`advlab.llm.scan.preflight`), and records:
+request (:func:`advlab.llm.preflight.preflight`), and records:
 
 * ``result.summary``: ``attack_success`` (the share of answered attempts that any of the
   probe's detectors judged a success) with its bootstrap interval (``attack_success_low``,
@@ -15,7 +15,13 @@ request (:func:`advlab.llm.scan.preflight`), and records:
   per detector corrected for its measured error, every transcript with its judgements),
   with API keys redacted.
 
-Resuming re-runs only the tasks without a finished record, like every other goal.
+Resuming re-runs only the tasks without a finished record, like every other goal, and an
+interrupted task does not send again what it had finished: in a run directory each task's
+harness keeps its journal in ``llm/<task key>.jsonl`` (its attacker's in
+``llm/<task key>.attacker.jsonl``) and the run shares one response cache,
+``llm/cache.sqlite`` (:func:`request_files`), so a task killed or failed half way resumes
+request by request. ``llm.max_prompts`` bounds the requests each probe sends to the target,
+every round of an adaptive probe (PAIR, Crescendo) included.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import dataclasses
 import importlib
 import json
 import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 from advlab.assess.build import resolve_path
@@ -88,6 +95,24 @@ def load_llm_target(
     return (guard(obj, *guards) if guards else obj), secrets
 
 
+LLM_DIR = "llm"
+"""The run directory's folder of request journals and the response cache."""
+
+
+def request_files(run_dir: str | Path | None, key: str) -> dict[str, Path]:
+    """Where a task's requests are kept in ``run_dir`` (nothing without one): the response
+    cache shared by the run (``llm/cache.sqlite``), the task's journal
+    (``llm/<key>.jsonl``) and its attacker's (``llm/<key>.attacker.jsonl``)."""
+    if run_dir is None:
+        return {}
+    folder = Path(run_dir) / LLM_DIR
+    return {
+        "cache": folder / "cache.sqlite",
+        "journal": folder / f"{key}.jsonl",
+        "attacker": folder / f"{key}.attacker.jsonl",
+    }
+
+
 class LLMKind(TaskKind):
     """Probes against one LLM target, with and without the configured guards."""
 
@@ -107,7 +132,7 @@ class LLMKind(TaskKind):
         return out
 
     def probes(self, cfg: AssessmentConfig) -> list[LLMPluginSpec]:
-        from advlab.llm.scan import DEFAULT_PROBES
+        from advlab.llm.preflight import DEFAULT_PROBES
 
         spec = _spec(cfg)
         return spec.probes or [LLMPluginSpec.model_validate(n) for n in DEFAULT_PROBES]
@@ -128,8 +153,6 @@ class LLMKind(TaskKind):
                     params.setdefault("transforms", list(spec.transforms))
                 if spec.detectors:
                     params.setdefault("detectors", list(spec.detectors))
-                if spec.max_prompts is not None:
-                    params.setdefault("max_attempts", spec.max_prompts)
                 tasks.append(
                     make_task(
                         common,
@@ -145,29 +168,44 @@ class LLMKind(TaskKind):
         return tasks
 
     def execute(self, task: Task, cfg: AssessmentConfig, config_dir: str) -> dict[str, Any]:
+        return self.execute_in(task, cfg, config_dir, None)
+
+    def execute_in(
+        self, task: Task, cfg: AssessmentConfig, config_dir: str, run_dir: str | None
+    ) -> dict[str, Any]:
         from advlab.llm.harness import Harness
+        from advlab.llm.preflight import preflight, scan_params
         from advlab.llm.probes.base import DEFAULT_OBJECTIVES, ScanContext
         from advlab.llm.probes.pair import template_attacker_target
         from advlab.llm.probes.runner import run_probe
-        from advlab.llm.scan import preflight
         from advlab.llm.stats import success_rate
-        from advlab.llm.types import SamplingParams
         from advlab.registry import get_plugin
         from advlab.secrets import redact
 
         spec = _spec(cfg)
         guards = _guards((task.defense or {}).get("params", {}).get("guards", []))
         target, known = load_llm_target(spec.target, config_dir, guards)
-        params = SamplingParams(temperature=0.0, max_tokens=512, seed=cfg.seed)
+        params = scan_params(cfg.seed)
         secrets = tuple(dict.fromkeys((*known, *spec.secrets)))
         ctx = ScanContext(
             secrets=secrets, objectives=tuple(spec.objectives) or DEFAULT_OBJECTIVES, params=params
         )
-        harness = Harness(target, concurrency=spec.concurrency, retries=2, seed=cfg.seed)
+        files = request_files(run_dir, task.key)
+        harness = Harness(
+            target,
+            concurrency=spec.concurrency,
+            retries=2,
+            seed=cfg.seed,
+            cache=files.get("cache"),
+            journal=files.get("journal"),
+        )
         preflight(harness, params)
         probe_params = {k: tuple(v) if isinstance(v, list) else v for k, v in task.params.items()}
         probe = get_plugin("probe", task.attack_name)(**{"seed": cfg.seed, **probe_params})
-        r = run_probe(probe, harness, ctx, attacker=Harness(template_attacker_target()))
+        attacker = Harness(
+            template_attacker_target(), cache=files.get("cache"), journal=files.get("attacker")
+        )
+        r = run_probe(probe, harness, ctx, attacker=attacker, max_requests=spec.max_prompts)
         if r.stopped:
             return {"status": "error", "reason": f"the target stopped answering: {r.stopped}"}
         rate = success_rate([j.hit for j in r.judged if j.attempt.ok], seed=cfg.seed)

@@ -58,12 +58,15 @@ class Payload:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def execute(task: Task, cfg: AssessmentConfig, config_dir: str) -> dict[str, Any]:
-    """Run one task; never raises for task-level failures (they become error records)."""
+def execute(
+    task: Task, cfg: AssessmentConfig, config_dir: str, run_dir: str | None = None
+) -> dict[str, Any]:
+    """Run one task; never raises for task-level failures (they become error records).
+    ``run_dir``: the run directory (kinds that keep per-task state there use it)."""
     t0 = time.perf_counter()
     torch.manual_seed(task.seed)
     try:
-        body = TASK_KINDS[task.kind].execute(task, cfg, config_dir)
+        body = TASK_KINDS[task.kind].execute_in(task, cfg, config_dir, run_dir)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a failed task must not lose the others' results

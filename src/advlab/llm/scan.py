@@ -1,172 +1,174 @@
-"""A scan: run probes against one LLM target into a run directory (resumable).
+"""A scan: run probes against one LLM target into an assessment run directory (resumable).
 
-``scan(target, out=RUN_DIR, ...)`` checks that the target answers (one preflight request:
-an unreachable endpoint, refused credentials or an unknown model are a one-line
-:class:`~advlab.errors.AdvlabError`), then runs each probe through one
-:class:`~advlab.llm.harness.Harness` whose journal (``journal.jsonl``) and response cache
-(``cache.sqlite``) live in the run directory, so ``resume=True`` re-sends nothing that
-completed. It writes, atomically:
+``scan({"base_url": URL, "model": NAME}, out=RUN_DIR, ...)`` builds an in-memory
+``threat_model.goal: llm`` assessment config from its arguments (:func:`scan_config`: the
+target, the probes, the secrets and objectives, one gate ``attack_success() <= 0``: any
+successful attempt is a finding) and runs it through the assessment runner
+(:func:`advlab.assess.runner.run_assessment`), so ``RUN_DIR`` is the same run directory
+``advlab assess`` writes: ``run.json`` (the config and the planned tasks), one record per
+probe in ``tasks/``, ``results.json``, ``report.html``, ``report.md``, ``report.sarif``
+(rules carry the OWASP ids), ``junit.xml``, and ``llm/`` with each task's request journal
+and the run's response cache (:func:`advlab.assess.task_llm.request_files`).
 
-* ``probes/<name>.json``: a probe's summary, success rates with corrected intervals, and
-  every attempt's transcript and judgements (the application's planted secrets are test
-  data and appear where they leaked, so the leaked span can be shown; API keys are
-  redacted everywhere);
-* ``summary.json``: the target identity, the probes, the findings (probe, OWASP ids,
-  categories, techniques, hits), the harness counters and the exit code.
+Before any task runs, one preflight request checks that the target answers (an
+unreachable endpoint, refused credentials or an unknown model are a one-line
+:class:`~advlab.errors.AdvlabError`); it goes through the run's response cache, so
+``resume=True`` re-sends nothing that completed, the preflight included.
 
 Exit codes (as ``advlab scan``): 0 nothing found, 1 findings, 2 error (the target stopped
-answering: partial results are kept).
+answering: partial results are kept); an existing run directory without ``resume`` is a
+usage error (:class:`~advlab.assess.rundir.RunDirError`, exit 4 on the command line).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advlab.errors import AdvlabError, ConfigError
-from advlab.llm.base import LLMTarget
+from advlab.errors import AdvlabError
 from advlab.llm.harness import Harness
-from advlab.llm.probes.base import DEFAULT_OBJECTIVES, ScanContext
-from advlab.llm.probes.pair import template_attacker_target
-from advlab.llm.probes.runner import ProbeResult, run_probe
-from advlab.llm.types import Request, SamplingParams, user
+from advlab.llm.preflight import DEFAULT_PROBES, preflight, scan_params
 from advlab.registry import all_plugins, get_plugin
-from advlab.secrets import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROBES = (
-    "prompt_injection",
-    "indirect_injection",
-    "prompt_leak",
-    "jailbreak",
-    "exfiltration",
-    "pair",
-    "crescendo",
-)
-SUMMARY = "summary.json"
+SCAN_GATE = "attack_success() <= 0"
+"""The scan's one gate: any successful attempt of any probe is a finding."""
 
 
 @dataclass
 class ScanResult:
-    """What a scan found; :attr:`exit_code` follows ``advlab scan``."""
+    """What a scan found (read from the run's results); :attr:`exit_code` follows
+    ``advlab scan``."""
 
     target: str
-    results: list[ProbeResult] = field(default_factory=list)
+    run_dir: Path
+    probes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    seconds: float = 0.0
 
     @property
-    def findings(self) -> list[ProbeResult]:
-        return [r for r in self.results if r.found]
+    def findings(self) -> list[dict[str, Any]]:
+        return [p for p in self.probes if p["hits"]]
 
     @property
     def exit_code(self) -> int:
-        if self.error or any(r.stopped for r in self.results):
+        if self.error or any(p["status"] != "ok" for p in self.probes):
             return 2
         return 1 if self.findings else 0
 
     def summary(self) -> dict[str, Any]:
+        """Target, exit code, error, each probe's outcome and the findings."""
         return {
-            "schema": "advlab.llm.scan/1",
             "target": self.target,
+            "run_dir": str(self.run_dir),
             "exit_code": self.exit_code,
             "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "probes": [r.summary() for r in self.results],
-            "findings": [
-                {
-                    "probe": r.probe,
-                    "owasp": list(r.owasp),
-                    "categories": sorted(r.categories()),
-                    "techniques": r.techniques(),
-                    "hits": len(r.hits),
-                    "attempts": len(r.judged),
-                }
-                for r in self.findings
-            ],
-            "prompts_sent": sum(r.counters["sent"] for r in self.results),
+            "probes": self.probes,
+            "findings": self.findings,
+            "prompts_sent": sum(p["sent"] for p in self.probes),
         }
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def scan_config(
+    target: dict[str, Any],
+    *,
+    probes: tuple[str, ...] = (),
+    secrets: tuple[str, ...] = (),
+    objectives: tuple[str, ...] = (),
+    concurrency: int = 4,
+    max_prompts: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The ``goal: llm`` assessment config a scan runs (``target``: an ``llm.target``
+    mapping: ``base_url`` + ``model`` (+ ``api_key_env``), ``app`` or ``entry``)."""
+    name = target.get("name") or target.get("model") or target.get("app") or "llm"
+    return {
+        "version": 1,
+        "name": "llm-scan",
+        "threat_model": {"goal": "llm"},
+        "llm": {
+            "target": {**target, "name": str(name)},
+            "probes": list(probes or DEFAULT_PROBES),
+            "secrets": list(secrets),
+            "objectives": list(objectives),
+            "concurrency": concurrency,
+            "max_prompts": max_prompts,
+        },
+        "gates": [SCAN_GATE],
+        "seed": seed,
+        "executor": {"name": "serial"},
+    }
 
 
-def preflight(harness: Harness, params: SamplingParams) -> None:
-    """One request; raises a one-line :class:`AdvlabError` when the target cannot answer."""
-    run = harness.run(
-        [Request(id="preflight", messages=(user("Hello"),), params=params)], resume=False
-    )
-    if run.stopped:
-        raise AdvlabError(f"the target refused the credentials: {run.stopped}")
-    a = run.attempts[0] if run.attempts else None
-    if a is None or not a.ok:
-        raise AdvlabError(f"the target did not answer: {a.error if a else 'no attempt'}")
+def _probe_outcome(record: dict[str, Any]) -> dict[str, Any]:
+    task, res = record["task"], record.get("result") or {}
+    s, detail = res.get("summary") or {}, res.get("llm") or {}
+    return {
+        "probe": task.get("attack") or task["attack_name"],
+        "status": record["status"],
+        "reason": record.get("reason"),
+        "owasp": detail.get("owasp", []),
+        "categories": detail.get("categories", []),
+        "techniques": detail.get("techniques", {}),
+        "hits": int(s.get("hits") or 0),
+        "attempts": int(s.get("attempts") or 0),
+        "sent": int(s.get("prompts_sent") or 0),
+    }
 
 
 def scan(
-    target: LLMTarget,
+    target: dict[str, Any],
     *,
     out: str | Path,
     probes: tuple[str, ...] = (),
     secrets: tuple[str, ...] = (),
     objectives: tuple[str, ...] = (),
     resume: bool = False,
-    attacker: LLMTarget | None = None,
     concurrency: int = 4,
-    retries: int = 2,
-    params: SamplingParams | None = None,
+    max_prompts: int | None = None,
     seed: int = 0,
 ) -> ScanResult:
     """Run ``probes`` (default :data:`DEFAULT_PROBES`) against ``target`` into ``out``."""
-    names = probes or DEFAULT_PROBES
-    for n in names:
+    from advlab.assess.config import parse_config
+    from advlab.assess.rundir import RunDirError
+    from advlab.assess.runner import run_assessment
+    from advlab.assess.task_llm import load_llm_target, request_files
+
+    for n in probes:
         get_plugin("probe", n)  # unknown names fail before any request
-    out = Path(out)
-    if (out / SUMMARY).exists() or (out / "journal.jsonl").exists():
-        if not resume:
-            raise ConfigError(f"{out} already holds a scan; pass --resume to continue it")
-    out.joinpath("probes").mkdir(parents=True, exist_ok=True)
-    params = params or SamplingParams(temperature=0.0, max_tokens=512, seed=seed)
-    ctx = ScanContext(secrets=secrets, objectives=objectives or DEFAULT_OBJECTIVES, params=params)
-    harness = Harness(
-        target,
-        concurrency=concurrency,
-        retries=retries,
-        cache=out / "cache.sqlite",
-        journal=out / "journal.jsonl",
-        seed=seed,
-    )
-    result = ScanResult(target=target.identity)
-    start = time.perf_counter()
-    try:
-        preflight(Harness(target, retries=retries, cache=out / "cache.sqlite"), params)
-        adv = Harness(
-            attacker or template_attacker_target(),
-            journal=out / "attacker.jsonl",
-            cache=out / "cache.sqlite",
+    cfg = parse_config(
+        scan_config(
+            target,
+            probes=probes,
+            secrets=secrets,
+            objectives=objectives,
+            concurrency=concurrency,
+            max_prompts=max_prompts,
+            seed=seed,
         )
-        for n in names:
-            probe = get_plugin("probe", n)(seed=seed)
-            r = run_probe(probe, harness, ctx, attacker=adv)
-            result.results.append(r)
-            _write_json(out / "probes" / f"{n}.json", r.to_dict())
-            if r.stopped:
-                result.error = r.stopped
-                break
+    )
+    assert cfg.llm is not None
+    out = Path(out)
+    if (out / "run.json").exists() and not resume:
+        raise RunDirError(f"{out} already holds a run; pass --resume to continue it")
+    llm_target, _ = load_llm_target(cfg.llm.target, str(Path.cwd()))
+    result = ScanResult(target=llm_target.identity, run_dir=out)
+    try:
+        cache = request_files(out, "")["cache"]
+        preflight(Harness(llm_target, retries=2, cache=cache), scan_params(seed))
     except AdvlabError as exc:
         result.error = str(exc)
-    result.seconds = time.perf_counter() - start
-    _write_json(out / SUMMARY, result.summary())
+        return result
+    outcome = run_assessment(cfg, out, resume=resume, config_dir=Path.cwd())
+    result.probes = [_probe_outcome(r) for r in outcome.results.get("records", [])]
+    if outcome.results.get("interrupted"):
+        result.error = "interrupted"
     return result
+
+
+__all__ = ["DEFAULT_PROBES", "SCAN_GATE", "ScanResult", "preflight", "scan", "scan_config"]
 
 
 def known_probes() -> list[str]:

@@ -1,7 +1,8 @@
 """``advlab llm scan``: probe an OpenAI-compatible endpoint and write a run directory.
 
+The run directory is the one ``advlab assess`` writes (:mod:`advlab.llm.scan`).
 Exit codes: 0 nothing found, 1 findings, 2 error (one line on stderr; partial results
-kept), 4 usage error.
+kept), 4 usage error (an unknown probe, an existing run directory without ``--resume``).
 """
 
 from __future__ import annotations
@@ -38,11 +39,19 @@ def scan_cli(
         int,
         typer.Option("--concurrency", help="requests in flight", callback=integer(ge=1, le=256)),
     ] = 4,
+    max_prompts: Annotated[
+        int | None,
+        typer.Option(
+            "--max-prompts",
+            help="requests each probe sends at most, adaptive rounds included",
+            callback=integer(ge=1),
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="seeds sampling and the probes")] = 0,
 ) -> int:
     """Probe an LLM application for prompt injection, leakage, jailbreaks and exfiltration."""
+    from advlab.assess.rundir import RunDirError
     from advlab.errors import UnknownNameError
-    from advlab.llm.openai import OpenAIChatTarget
     from advlab.llm.scan import known_probes, scan
 
     names = tuple(p.strip() for p in (probes or "").split(",") if p.strip())
@@ -50,7 +59,7 @@ def scan_cli(
     if unknown:
         typer.echo(f"error: unknown probes {unknown}; known: {', '.join(known_probes())}", err=True)
         return 4
-    target = OpenAIChatTarget(base_url, model=model, api_key_env=api_key_env)
+    target = {"base_url": base_url, "model": model, "api_key_env": api_key_env}
     try:
         result = scan(
             target,
@@ -60,16 +69,23 @@ def scan_cli(
             objectives=tuple(objective or ()),
             resume=resume,
             concurrency=concurrency,
+            max_prompts=max_prompts,
             seed=seed,
         )
-    except UnknownNameError as exc:
+    except (UnknownNameError, RunDirError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 4
-    for r in result.results:
-        verdict = f"FOUND {', '.join(sorted(r.categories()))}" if r.found else "nothing found"
-        typer.echo(f"{r.probe:20s} {len(r.hits):4d}/{len(r.judged):<4d} {verdict}")
-    if result.error:
-        typer.echo(f"error: {result.error} (partial results in {out})", err=True)
+    for p in result.probes:
+        if p["status"] != "ok":
+            verdict = f"ERROR {p['reason']}"
+        elif p["hits"]:
+            verdict = f"FOUND {', '.join(p['categories'])}"
+        else:
+            verdict = "nothing found"
+        typer.echo(f"{p['probe']:20s} {p['hits']:4d}/{p['attempts']:<4d} {verdict}")
+    if result.exit_code == 2:
+        why = result.error or "a probe failed"
+        typer.echo(f"error: {why} (partial results in {out})", err=True)
     else:
-        typer.echo(f"{len(result.findings)} probe(s) with findings; results in {out}")
+        typer.echo(f"{len(result.findings)} probe(s) with findings; report in {out}/report.html")
     return result.exit_code

@@ -64,7 +64,7 @@ def llm_threat(cfg: dict[str, Any], results: dict[str, Any]) -> list[tuple[str, 
             "Objectives",
             f"{len(llm.get('objectives') or [])} given" if llm.get("objectives") else "built-in",
         ),
-        ("Budget", f"{budget} static attempts per probe" if budget else "every attempt"),
+        ("Budget", f"{budget} requests per probe at most" if budget else "every attempt"),
         ("Seed", str(results.get("seed"))),
     ]
 

@@ -8,18 +8,22 @@ judgements, the techniques and categories that succeeded, the harness counters, 
 attack success rate per detector with a bootstrap interval corrected for that detector's
 measured sensitivity and specificity on the labelled set (:mod:`advlab.llm.stats`).
 Adaptive probes ask their attacker model through a second harness (its own journal).
+``max_requests`` is a budget on the requests a probe sends to the target, every round of
+an adaptive probe (PAIR, Crescendo) included.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
+from advlab.errors import ConfigError
 from advlab.llm.detectors.base import Detector, Output
 from advlab.llm.harness import Harness
 from advlab.llm.probes.base import Ask, Judged, Probe, ScanContext, Spec
@@ -141,12 +145,27 @@ def judge(
     return Judged(spec, attempt, [d.detect(out, ctx) for d in detectors])
 
 
-def attacker_ask(harness: Harness | None, params: SamplingParams, prefix: str) -> Ask:
-    """An :data:`Ask` that sends conversations to the attacker through ``harness``."""
+def attacker_ask(
+    harness: Harness | None,
+    params: SamplingParams,
+    prefix: str,
+    room: Callable[[], int | None] = lambda: None,
+) -> Ask:
+    """An :data:`Ask` that sends conversations to the attacker through ``harness``.
+
+    ``room()`` is how many more target requests the probe's budget allows (``None``: no
+    budget): only that many conversations are sent, so an adaptive probe never asks its
+    attacker for prompts it could not send (it gets one answer per conversation sent).
+    """
 
     def ask(convs: Sequence[tuple[str, Sequence[Message]]]) -> list[str]:
         if harness is None:
             raise RuntimeError("this probe needs an attacker model")
+        left = room()
+        if left is not None:
+            convs = list(convs)[: max(left, 0)]
+        if not convs:
+            return []
         reqs = [
             Request(id=f"{prefix}/{i}", messages=tuple(m), params=params, probe_id=prefix)
             for i, m in convs
@@ -158,6 +177,16 @@ def attacker_ask(harness: Harness | None, params: SamplingParams, prefix: str) -
     return ask
 
 
+def within_budget(specs: list[Spec], left: int | None, *, seed: int, round_: int) -> list[Spec]:
+    """``specs`` if ``left`` allows them all, else a seeded sample of ``left`` (in order)."""
+    if left is None or len(specs) <= left:
+        return specs
+    if left <= 0:
+        return []
+    keep = sorted(random.Random(f"{seed}/{round_}").sample(range(len(specs)), left))
+    return [specs[i] for i in keep]
+
+
 def run_probe(
     probe: Probe,
     harness: Harness,
@@ -166,8 +195,17 @@ def run_probe(
     attacker: Harness | None = None,
     detectors: Sequence[Detector] | None = None,
     confidence: float = 0.95,
+    max_requests: int | None = None,
 ) -> ProbeResult:
-    """Run ``probe`` against the harness's target (see the module docstring)."""
+    """Run ``probe`` against the harness's target (see the module docstring).
+
+    ``max_requests`` bounds the requests the probe sends to the target, every round of an
+    adaptive probe included (each attempt counts once; the harness's retries of it do not):
+    a round larger than what is left is cut to a seeded sample (in order), and the attacker
+    is asked for no more prompts than can still be sent. ``None``: no bound.
+    """
+    if max_requests is not None and max_requests < 1:
+        raise ConfigError(f"max_requests must be >= 1 (or None), got {max_requests}")
     probe.check_params()
     dets = (
         list(detectors)
@@ -181,11 +219,18 @@ def run_probe(
         params=probe.get_params(),
     )
     start = time.perf_counter()
-    ask = attacker_ask(attacker, ctx.params, f"{probe.name}/attacker")
+
+    def room() -> int | None:
+        return None if max_requests is None else max_requests - len(result.judged)
+
+    ask = attacker_ask(attacker, ctx.params, f"{probe.name}/attacker", room)
     specs = probe.start(ctx, ask)
     rounds = 0
     while specs and rounds < MAX_ROUNDS:
         rounds += 1
+        specs = within_budget(specs, room(), seed=probe.seed, round_=rounds)
+        if not specs:
+            break
         reqs = [
             Request(
                 id=f"{probe.name}/{s.id}",
