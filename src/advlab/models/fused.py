@@ -40,13 +40,32 @@ class FusedMLP:
             return None
         return cls(layers=tuple((f"{ln}.weight", f"{ln}.bias") for ln in linears))
 
+    def to_training(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Leaf tensors to train: biases as they are, weights stored ``(M, in, out)`` so that
+        ``h @ W`` and its gradient need no transposed copies."""
+        weights = {w for w, _ in self.layers}
+        return {
+            k: (
+                v.detach().transpose(1, 2).contiguous() if k in weights else v.detach().clone()
+            ).requires_grad_(True)
+            for k, v in params.items()
+        }
+
+    def from_training(self, trained: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The trained leaves back in ``nn.Linear``'s ``(M, out, in)`` layout."""
+        weights = {w for w, _ in self.layers}
+        return {
+            k: (v.detach().transpose(1, 2).contiguous() if k in weights else v.detach())
+            for k, v in trained.items()
+        }
+
     def forward(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(M, B, C)`` of stacked models ``p`` (``{name: (M, *shape)}``) on their own
-        batches ``x`` of shape ``(M, B, ...)``."""
+        """Logits ``(M, B, C)`` of stacked models ``p`` (:meth:`to_training`'s layout) on
+        their own batches ``x`` of shape ``(M, B, ...)``."""
         h = x.flatten(2)
         last = len(self.layers) - 1
         for i, (w, b) in enumerate(self.layers):
-            h = torch.baddbmm(p[b].unsqueeze(1), h, p[w].transpose(1, 2))
+            h = torch.baddbmm(p[b].unsqueeze(1), h, p[w])
             if i < last:
                 h = torch.relu(h)
         return h

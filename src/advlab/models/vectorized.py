@@ -117,11 +117,14 @@ class _StackedAdam:
         self.lr, self.wd, self.betas, self.eps = lr, weight_decay, betas, eps
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
+        # scratch space reused every step: large temporaries would be fresh pages each time
+        self.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
         self.t = torch.zeros(len(self.params[0]), device=self.params[0].device)
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
+        for p in self.params:  # zeroed in place (kept allocated) rather than dropped
+            if p.grad is not None:
+                p.grad.zero_()
 
     @torch.no_grad()
     def step(self, active: torch.Tensor) -> None:
@@ -136,17 +139,19 @@ class _StackedAdam:
         beta2 = torch.where(active, b2, 1.0)
         step_size = on * self.lr / (1 - b1**t)
         inv_corr2 = (1 - b2**t).rsqrt()
-        for p, m, v in zip(self.params, self.m, self.v):
+        for p, m, v, (denom, upd) in zip(self.params, self.m, self.v, self.scratch):
             if p.grad is None:
                 continue
             shape = (-1,) + (1,) * (p.dim() - 1)
             g = p.grad
             if self.wd:
-                g = g.add(p * (self.wd * on).view(shape))
+                torch.mul(p, (self.wd * on).view(shape), out=upd)
+                g = upd.add_(g)
             m.mul_(beta1.view(shape)).add_(g, alpha=1 - b1)
             v.mul_(beta2.view(shape)).addcmul_(g, g, value=1 - b2)
-            denom = v.sqrt().mul_(inv_corr2.view(shape)).add_(self.eps)
-            p.sub_(m.div(denom).mul_(step_size.view(shape)))
+            torch.sqrt(v, out=denom).mul_(inv_corr2.view(shape)).add_(self.eps)
+            torch.div(m, denom, out=upd).mul_(step_size.view(shape))
+            p.sub_(upd)
 
 
 def _check_vectorisable(model: nn.Module) -> None:
@@ -199,11 +204,12 @@ def train_stacked(
     chain = FusedMLP.of(models[0]) if fused is not False else None
     if fused and chain is None:
         raise ConfigError("fused=True needs a dropout-free MLP (build's 'mlp' architecture)")
+    trained = chain.to_training(params) if chain is not None else params
     if chain is not None:
-        forward = partial(chain.forward, params)
+        forward = partial(chain.forward, trained)
     else:
         forward = partial(stacked._call, shared=False)
-    adam = _StackedAdam(params, lr=lr, weight_decay=weight_decay)
+    adam = _StackedAdam(trained, lr=lr, weight_decay=weight_decay)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
     pools = [np.flatnonzero(row) for row in member]
@@ -237,6 +243,8 @@ def train_stacked(
         steps,
         time.perf_counter() - start,
     )
+    if chain is not None:
+        stacked.params = params = chain.from_training(trained)
     for v in params.values():
         v.requires_grad_(False)
     return stacked
