@@ -156,6 +156,11 @@ class LLMSpec(_Strict):
         "rounds included (a round over budget is cut to a seeded sample).",
     )
     concurrency: int = Field(4, ge=1, le=256, description="Requests in flight.")
+    attacker: LLMTargetSpec | None = Field(
+        None,
+        description="The attacker model of adaptive probes (PAIR): an endpoint, an app or an "
+        "entry point, like target (default: the offline template attacker).",
+    )
 
     @field_validator("probes")
     @classmethod

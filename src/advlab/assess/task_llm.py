@@ -202,9 +202,12 @@ class LLMKind(TaskKind):
         preflight(harness, params)
         probe_params = {k: tuple(v) if isinstance(v, list) else v for k, v in task.params.items()}
         probe = get_plugin("probe", task.attack_name)(**{"seed": cfg.seed, **probe_params})
-        attacker = Harness(
-            template_attacker_target(), cache=files.get("cache"), journal=files.get("attacker")
+        attacker_target = (
+            load_llm_target(spec.attacker, config_dir)[0]
+            if spec.attacker is not None
+            else template_attacker_target()
         )
+        attacker = Harness(attacker_target, cache=files.get("cache"), journal=files.get("attacker"))
         r = run_probe(probe, harness, ctx, attacker=attacker, max_requests=spec.max_prompts)
         if r.stopped:
             return {"status": "error", "reason": f"the target stopped answering: {r.stopped}"}
