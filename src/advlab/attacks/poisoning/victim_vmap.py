@@ -12,10 +12,10 @@ augmentation and adversarial training go through the other executors.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from advlab.errors import ConfigError
 from advlab.models.train import TrainConfig
@@ -35,14 +35,10 @@ def _check(tasks: list[dict[str, Any]]) -> None:
         raise ConfigError("vectorized victims train standard models only")
 
 
-def vectorized_victims(tasks: list[dict[str, Any]], *, device: str = "cpu") -> list[dict[str, Any]]:
+def stacked_victims(tasks: list[dict[str, Any]], *, device: str = "cpu") -> list[nn.Module]:
     """Train the victims that :func:`~advlab.attacks.poisoning.victim.victim_task` would
-    train one by one, stacked; return the same records (``accuracy``, ``success``,
-    ``seconds`` -- the run's time shared equally)."""
-    from advlab.attacks.poisoning.victim import attack_success, predict
-
+    train one by one, stacked; return them as ordinary modules (CPU, eval mode)."""
     _check(tasks)
-    start = time.perf_counter()
     sets: list[tuple[np.ndarray, np.ndarray]] = []
     which: list[int] = []
     for t in tasks:  # one pool row block per distinct training set (poisoned, clean)
@@ -72,16 +68,4 @@ def vectorized_victims(tasks: list[dict[str, Any]], *, device: str = "cpu") -> l
         weight_decay=cfg.weight_decay,
         device=device,
     )
-    share = (time.perf_counter() - start) / len(tasks)
-    out = []
-    for m, t in enumerate(tasks):
-        model = stacked.module(m)
-        pred = predict(model, t["x_test"])
-        out.append(
-            {
-                "accuracy": float((pred == t["y_test"]).mean()),
-                "success": attack_success(model, t["evaluation"], t["x_test"], t["y_test"]),
-                "seconds": share,
-            }
-        )
-    return out
+    return [stacked.module(m) for m in range(len(tasks))]
