@@ -103,3 +103,54 @@ def test_the_fused_path_applies_only_to_dropout_free_mlps() -> None:
     x, y = _data()
     with pytest.raises(ConfigError, match="dropout-free MLP"):
         train_stacked({**SPEC, "dropout": 0.5}, x, y, np.ones((1, len(x)), bool), [1], fused=True)
+
+
+def test_the_by_hand_gradients_equal_autograd() -> None:
+    from advlab.models.fused import FusedMLP, FusedMLPStep
+
+    spec = {**SPEC, "hidden": [16, 8]}
+    models = [build(spec, seed=s) for s in (1, 2)]
+    chain = FusedMLP.of(models[0])
+    assert chain is not None
+    params = chain.to_training(torch.func.stack_module_state(models)[0])  # type: ignore[arg-type]
+    x, y = _data(30)
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    idx = torch.tensor([[0, 4, 7, 9, 0], [3, 5, 11, 0, 0]])
+    real = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]], dtype=torch.float32)
+    weight = real / real.sum(1, keepdim=True)
+    grads = FusedMLPStep(chain, params, batch_size=5)(xt, yt, idx, weight)
+    logits = chain.forward(params, xt[idx])
+    ce = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), yt[idx].flatten(), reduction="none"
+    )
+    (ce.view(2, -1) * weight).sum().backward()
+    for name, p in params.items():
+        torch.testing.assert_close(grads[name], p.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_the_fused_adam_kernel_equals_the_elementwise_update() -> None:
+    from advlab.models.vectorized import _StackedAdam
+
+    gen = torch.Generator().manual_seed(0)
+    start = {"w": torch.randn(5, 4, 3, generator=gen), "b": torch.randn(5, 3, generator=gen)}
+    a = _StackedAdam({k: v.clone() for k, v in start.items()}, lr=1e-2, weight_decay=1e-2)
+    b = _StackedAdam({k: v.clone() for k, v in start.items()}, lr=1e-2, weight_decay=1e-2)
+    if a.kernel is None:
+        pytest.skip("this torch build has no fused Adam kernel")
+    b.kernel = None
+    b.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in b.params]
+    rng = np.random.default_rng(0)
+    for _ in range(12):  # models drop out of steps at random, so their step counts diverge
+        active = rng.random(5) < 0.7
+        grads = [torch.randn(p.shape, generator=gen) for p in a.params]
+        grads = [g * torch.as_tensor(active).view(-1, *[1] * (g.dim() - 1)) for g in grads]
+        a.step(active, grads)
+        b.step(active, grads)
+    assert len(set(a.t.tolist())) > 1
+    for p, q in zip(a.params, b.params, strict=True):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+    frozen = start["b"].clone()
+    c = _StackedAdam({"b": frozen}, lr=1e-2)
+    c.step(np.array([False, True, False, False, True]), [torch.ones(5, 3)])
+    torch.testing.assert_close(frozen[[0, 2, 3]], start["b"][[0, 2, 3]])
+    assert not torch.allclose(frozen[[1, 4]], start["b"][[1, 4]])

@@ -27,9 +27,11 @@ updates do not vectorise.
 Multilayer perceptrons without dropout (``build``'s ``mlp``) take a fused path: each layer is
 one ``torch.baddbmm`` over the stacked weights (:class:`advlab.models.fused.FusedMLP`). It
 computes the same function as the ``vmap`` path (tested to 1e-5) with a handful of kernels
-per step. On models this small the optimiser's elementwise work costs as much as the matrix
-products, so :class:`_StackedAdam` updates in place with per-model factors instead of
-masking whole tensors.
+per step, and its backward pass is written out (:class:`advlab.models.fused.FusedMLPStep`)
+into buffers reused every step. On models this small the optimiser's elementwise work costs
+as much as the matrix products, so :class:`_StackedAdam` uses torch's fused Adam kernel on
+runs of models that share a step count (models are ordered by their steps per epoch, so
+each run is a contiguous slice).
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from advlab.errors import ConfigError, InputError
 from advlab.models.arch import build
-from advlab.models.fused import FusedMLP
+from advlab.models.fused import FusedMLP, FusedMLPStep
 from advlab.utils import resolve_device
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,11 @@ class _StackedAdam:
     moments, ``eps`` added to the corrected second-moment root), applied only to the models
     that had a batch this step: a model whose data ran out earlier in the epoch keeps its
     parameters and moments, exactly as if it had stopped.
+
+    Where torch provides its fused Adam kernel (``torch._fused_adam_``, one pass over each
+    tensor; CPU from torch 2.4, CUDA), each run of consecutive models that are active and
+    share a step count is updated by one call on slices of the stacked tensors; otherwise
+    an elementwise update with per-model factors does the same.
     """
 
     def __init__(
@@ -117,9 +123,15 @@ class _StackedAdam:
         self.lr, self.wd, self.betas, self.eps = lr, weight_decay, betas, eps
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
-        # scratch space reused every step: large temporaries would be fresh pages each time
-        self.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
-        self.t = torch.zeros(len(self.params[0]), device=self.params[0].device)
+        self.t = np.zeros(len(self.params[0]), dtype=np.int64)
+        dev = self.params[0].device
+        self.kernel = getattr(torch, "_fused_adam_", None) if dev.type in ("cpu", "cuda") else None
+        # scratch space for the elementwise update, reused every step
+        self.scratch = (
+            [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
+            if self.kernel is None
+            else []
+        )
 
     def zero_grad(self) -> None:
         for p in self.params:  # zeroed in place (kept allocated) rather than dropped
@@ -127,23 +139,64 @@ class _StackedAdam:
                 p.grad.zero_()
 
     @torch.no_grad()
-    def step(self, active: torch.Tensor) -> None:
-        # A model without a batch this step has an exactly zero gradient (its loss term is
-        # zero), so per-model factors freeze it: beta = 1 keeps its moments, a zero step size
-        # keeps its parameters, and weight decay is applied to active models only.
+    def step(self, active: np.ndarray, grads: list[torch.Tensor] | None = None) -> None:
+        """Update the models where ``active`` (host booleans, one per model) with ``grads``
+        (default: each parameter's ``.grad``)."""
+        gs = grads if grads is not None else [p.grad for p in self.params]
+        self.t[active] += 1
+        if self.kernel is not None:
+            try:
+                self._fused(active, gs)  # type: ignore[arg-type]
+                return
+            except (RuntimeError, NotImplementedError) as err:  # kernel absent for this build
+                log.debug("fused Adam unavailable (%s); using the elementwise update", err)
+                self.kernel = None
+                self.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
+        self._elementwise(active, gs)  # type: ignore[arg-type]
+
+    def _fused(self, active: np.ndarray, grads: list[torch.Tensor]) -> None:
+        n, a = len(self.t), 0
+        while a < n:
+            b = a + 1
+            while b < n and active[b] == active[a] and self.t[b] == self.t[a]:
+                b += 1
+            if active[a]:
+                step = torch.tensor(float(self.t[a]), device=self.params[0].device)
+                self.kernel(  # type: ignore[misc]
+                    [p[a:b] for p in self.params],
+                    [g[a:b] for g in grads],
+                    [m[a:b] for m in self.m],
+                    [v[a:b] for v in self.v],
+                    [],
+                    [step] * len(self.params),
+                    lr=self.lr,
+                    beta1=self.betas[0],
+                    beta2=self.betas[1],
+                    weight_decay=self.wd,
+                    eps=self.eps,
+                    amsgrad=False,
+                    maximize=False,
+                )
+            a = b
+
+    def _elementwise(self, active: np.ndarray, grads: list[torch.Tensor]) -> None:
+        # A model without a batch this step keeps its moments (beta = 1) and its parameters
+        # (zero step size); weight decay is applied to active models only.
+        dev = self.params[0].device
         b1, b2 = self.betas
-        on = active.to(self.t.dtype)
-        self.t += on
-        t = self.t.clamp(min=1)
-        beta1 = torch.where(active, b1, 1.0)
-        beta2 = torch.where(active, b2, 1.0)
+        act = torch.as_tensor(active, device=dev)
+        on = act.to(torch.float32)
+        t = torch.as_tensor(self.t, device=dev, dtype=torch.float32).clamp(min=1)
+        beta1 = torch.where(act, b1, 1.0)
+        beta2 = torch.where(act, b2, 1.0)
         step_size = on * self.lr / (1 - b1**t)
         inv_corr2 = (1 - b2**t).rsqrt()
-        for p, m, v, (denom, upd) in zip(self.params, self.m, self.v, self.scratch):
-            if p.grad is None:
+        for p, g, m, v, (denom, upd) in zip(
+            self.params, grads, self.m, self.v, self.scratch, strict=True
+        ):
+            if g is None:
                 continue
             shape = (-1,) + (1,) * (p.dim() - 1)
-            g = p.grad
             if self.wd:
                 torch.mul(p, (self.wd * on).view(shape), out=upd)
                 g = upd.add_(g)
@@ -196,6 +249,11 @@ def train_stacked(
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ConfigError("epochs and batch_size must be >= 1 and lr > 0")
     dev = resolve_device(device)
+    # Models that take the same number of steps per epoch share their Adam step count at
+    # every step; ordering them by it makes each such group one contiguous slice.
+    order_models = np.argsort(-(-counts // batch_size), kind="stable")
+    seeds = [seeds[j] for j in order_models]
+    member = member[order_models]
     models = [build(spec, seed=int(s)).to(dev) for s in seeds]
     _check_vectorisable(models[0])
     params, buffers = stack_module_state(models)  # type: ignore[arg-type]
@@ -205,10 +263,7 @@ def train_stacked(
     if fused and chain is None:
         raise ConfigError("fused=True needs a dropout-free MLP (build's 'mlp' architecture)")
     trained = chain.to_training(params) if chain is not None else params
-    if chain is not None:
-        forward = partial(chain.forward, trained)
-    else:
-        forward = partial(stacked._call, shared=False)
+    by_hand = FusedMLPStep(chain, trained, batch_size) if chain is not None else None
     adam = _StackedAdam(trained, lr=lr, weight_decay=weight_decay)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=dev)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=dev)
@@ -224,14 +279,19 @@ def train_stacked(
             order[m, : len(pool)] = gen.permutation(pool)
         order_t = torch.as_tensor(order, device=dev)
         for step in range(steps):
-            idx = order_t[:, step * batch_size : (step + 1) * batch_size]  # (M, B); -1 = none
-            real = idx >= 0
-            active = real.any(dim=1)
+            window = slice(step * batch_size, (step + 1) * batch_size)
+            idx = order_t[:, window]  # (M, B); -1 = none
+            active: np.ndarray = np.asarray((order[:, window] >= 0).any(axis=1))
+            real = (idx >= 0).to(torch.float32)
             safe = idx.clamp(min=0)
-            logits = forward(xt[safe])  # (M, B, C)
+            if by_hand is not None:
+                weight = real / real.sum(1, keepdim=True).clamp(min=1.0)
+                grads = by_hand(xt, yt, safe, weight)
+                adam.step(active, [grads[k] for k in trained])
+                continue
+            logits = stacked._call(xt[safe], shared=False)  # (M, B, C)
             ce = F.cross_entropy(logits.flatten(0, 1), yt[safe].flatten(), reduction="none")
-            w = real.to(ce.dtype)
-            loss = ((ce.view(n_models, -1) * w).sum(1) / w.sum(1).clamp(min=1.0)).sum()
+            loss = ((ce.view(n_models, -1) * real).sum(1) / real.sum(1).clamp(min=1.0)).sum()
             adam.zero_grad()
             loss.backward()
             adam.step(active)
@@ -244,7 +304,10 @@ def train_stacked(
         time.perf_counter() - start,
     )
     if chain is not None:
-        stacked.params = params = chain.from_training(trained)
+        params = chain.from_training(trained)
+    back = torch.as_tensor(np.argsort(order_models), device=dev)
+    stacked.params = params = {k: v.detach()[back] for k, v in params.items()}
+    stacked.buffers = {k: v[back] for k, v in buffers.items()}
     for v in params.values():
         v.requires_grad_(False)
     return stacked
