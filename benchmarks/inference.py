@@ -10,8 +10,9 @@ Sections (run one or several; each writes ``<out>/<section>.json`` and prints a 
 - ``ray``: the same reference models through Ray and serially; identical scores checked.
 - ``utility``: privacy-utility table (torch MLP): none, L2, dropout, early stopping, DP-SGD
   at epsilon 1 and 8, rounding, top label; each attack's TPR at 1% / 0.1% FPR; the DP bound.
-- ``tutorial``: Shokri shadow models on an overfit CNN (digits), done right, with L2 and
-  top-label defenses.
+- ``tutorial``: the classroom experiment: FGSM on unseen points, and Shokri shadow models on
+  an overfit CNN, done right, with L2 and top-label defenses; on digits or, with
+  ``--tutorial-dataset traffic_signs``, the 43-class 32x32 traffic-sign set.
 - ``art``: IBM ART's membership attacks side by side on the same target and points.
 - ``lira16``: LiRA with 16 reference models (its default: a global variance) vs per-example
   variances and the loss threshold at 0.1% FPR, on the ``mia`` task and a second one.
@@ -471,14 +472,21 @@ def section_utility(args: argparse.Namespace) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- tutorial
 def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
+    from advlab.attacks.evasion import FGSM
     from advlab.data import load_dataset
     from advlab.defenses.output import LabelOnlyOutput
-    from advlab.models import TrainConfig
+    from advlab.models import TrainConfig, default_spec
     from advlab.targets.torch import TorchClassifier
 
-    ds = load_dataset("digits", seed=0)
+    if args.tutorial_dataset == "traffic_signs":
+        ds = load_dataset(
+            "traffic_signs", seed=0, n_per_class=args.signs_per_class, test_per_class=10
+        )
+    else:
+        ds = load_dataset("digits", seed=0)
     x = np.concatenate([ds.x_train, ds.x_test])
     y = np.concatenate([ds.y_train, ds.y_test])
+    k = int(y.max()) + 1
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(x))
     half = min(len(x) // 2, args.tutorial_pool) if args.tutorial_pool else len(x) // 2
@@ -487,7 +495,7 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     xt, yt = x[tgt_pool], y[tgt_pool]
     members = np.zeros(len(xt), bool)
     members[rng.permutation(len(xt))[: len(xt) // 2]] = True
-    spec = {"arch": "cnn", "in_channels": 1, "num_classes": 10, "image_size": 8}
+    spec = default_spec(tuple(x.shape[1:]), k, arch="cnn")
     results = []
     for name, wd in (
         ("overfit CNN (no defense)", 0.0),
@@ -497,11 +505,13 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
         trainer = TorchTrainer(
             spec=spec, config=TrainConfig(epochs=args.cnn_epochs, lr=1e-3, weight_decay=wd)
         )
-        model = trainer.fit(xt[members], yt[members], seed=10**6, num_classes=10)
+        model = trainer.fit(xt[members], yt[members], seed=10**6, num_classes=k)
         target: Any = TorchClassifier(model, bounds=(0.0, 1.0), device="cpu")
         # accuracy on data scaled exactly like the training data (digits / 16, in [0, 1])
         pred = target.labels(target.check_inputs(xt)).numpy()
         acc_tr, acc_te = float((pred == yt)[members].mean()), float((pred == yt)[~members].mean())
+        # the evasion half of the experiment: FGSM on the non-members (unseen test points)
+        fgsm = FGSM(eps=args.tutorial_eps).run(target, xt[~members], yt[~members])
         # shadow models trained like the target (same architecture, recipe, data distribution)
         ref = ReferenceModels(
             trainer=trainer,
@@ -543,6 +553,8 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
             "setting": name,
             "train_acc": acc_tr,
             "test_acc": acc_te,
+            "fgsm_eps": args.tutorial_eps,
+            "fgsm_robust_acc": round(float(fgsm.robust_accuracy), 4),
             "shokri": row("Shokri", shokri, members),
             "loss": row("loss", LossThreshold().score(tsig), members),
         }
@@ -552,19 +564,22 @@ def section_tutorial(args: argparse.Namespace) -> dict[str, Any]:
         results.append(r)
         log.info("tutorial %s: test acc %.3f", name, acc_te)
     lines = [
-        "| setting | train acc | test acc | Shokri acc | Shokri AUC | Shokri TPR@1% | "
+        f"{args.tutorial_dataset}: {len(xt)} target-pool points ({members.sum()} members), "
+        f"{k} classes, FGSM eps {args.tutorial_eps:g}",
+        "| setting | train acc | test acc | FGSM acc | Shokri acc | Shokri AUC | Shokri TPR@1% | "
         "loss TPR@1% | label-only AUC | label-only TPR@1% |",
-        "|" + "---|" * 9,
+        "|" + "---|" * 10,
     ]
     for r in results:
         lines.append(
             f"| {r['setting']} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | "
-            f"{r['shokri_attack_accuracy']:.3f} | {r['shokri']['auc']:.3f} | "
+            f"{r['fgsm_robust_acc']:.3f} | {r['shokri_attack_accuracy']:.3f} | {r['shokri']['auc']:.3f} | "
             f"{r['shokri']['tpr']['1%']:.4f} | {r['loss']['tpr']['1%']:.4f} | "
             f"{r['label_only']['auc']:.3f} | {r['label_only']['tpr']['1%']:.4f} |"
         )
     print("\n".join(lines))
-    save(Path(args.out), "tutorial", {"results": results})
+    stem = "tutorial" if args.tutorial_dataset == "digits" else f"tutorial_{args.tutorial_dataset}"
+    save(Path(args.out), stem, {"results": results})
     return {"results": results}
 
 
@@ -836,6 +851,11 @@ def main() -> None:
         type=int,
         default=0,
         help="points per pool (target / shadows) in the tutorial; members are half; 0 = all",
+    )
+    p.add_argument("--tutorial-dataset", default="digits", choices=["digits", "traffic_signs"])
+    p.add_argument("--tutorial-eps", type=float, default=8 / 255, help="FGSM's L-inf budget")
+    p.add_argument(
+        "--signs-per-class", type=int, default=40, help="traffic signs generated per class"
     )
     p.add_argument("--art-label-points", type=int, default=200)
     args = p.parse_args()
