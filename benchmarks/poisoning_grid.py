@@ -113,19 +113,20 @@ def trigger(
     return make_trigger(mask, pattern * mask, 1.0)
 
 
-def detectors(nc_steps: int) -> dict[str, PoisonDetector]:
+def detectors(nc_steps: int, with_nc: bool = True) -> dict[str, PoisonDetector]:
     """The measured detectors by row name (each computes its statistic once per cell)."""
     out: dict[str, PoisonDetector] = {}
     for layer in ("features", "penultimate"):
         out[f"spectral/{layer}"] = SpectralSignatures(expected_fraction=0.10, layer=layer)
         out[f"activation_clustering/{layer}"] = ActivationClustering(layer=layer)
     out["strip"] = Strip()
-    out["neural_cleanse"] = NeuralCleanse(steps=nc_steps, batch_size=64)
+    if with_nc:
+        out["neural_cleanse"] = NeuralCleanse(steps=nc_steps, batch_size=64)
     return out
 
 
 def run_cell(
-    ds: Any, cell: dict[str, Any], seed: int, epochs: int, nc_steps: int
+    ds: Any, cell: dict[str, Any], seed: int, epochs: int, nc_steps: int, with_nc: bool = True
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     trig = trigger(ds.x_train.shape[1:], cell, rng)
@@ -159,7 +160,7 @@ def run_cell(
         "attack_success": float((trig_pred[keep] == want[keep]).mean()),
         "detectors": {},
     }
-    for name, det in detectors(nc_steps).items():
+    for name, det in detectors(nc_steps, with_nc).items():
         t0 = time.perf_counter()
         st = det.statistic(x, y, model=model, clean=clean)
         rows = {}
@@ -189,7 +190,7 @@ def draw_cells(n: int, seed: int) -> list[dict[str, Any]]:
 def summary(rows: list[dict[str, Any]], height: int) -> str:
     """Markdown: the per-cell table (recall / clean removed per detector x rule) and the
     fraction of cells where each detector x rule is useful."""
-    dets = list(rows[0]["detectors"])
+    dets = list(dict.fromkeys(d for r in rows for d in r["detectors"]))
     rules = [r[0] for r in RULES]
     head = [f"{d} {r}" for d in dets for r in rules]
     lines = [
@@ -205,6 +206,9 @@ def summary(rows: list[dict[str, Any]], height: int) -> str:
         vals = []
         for d in dets:
             for rule in rules:
+                if d not in r["detectors"]:
+                    vals.append("n/m")
+                    continue
                 v = r["detectors"][d][rule]
                 vals.append(
                     f"{v['recall']:.2f}/{v['clean_removed']:.3f}" + (" **u**" if useful(v) else "")
@@ -227,22 +231,58 @@ def summary(rows: list[dict[str, Any]], height: int) -> str:
         "|---|" + "---|" * len(rules),
     ]
     for d in dets:
+        have = [r for r in rows if d in r["detectors"]]
+        have_took = [r for r in took if d in r["detectors"]]
         cells = [
-            f"{sum(useful(r['detectors'][d][rule]) for r in rows)}/{len(rows)} "
-            f"({sum(useful(r['detectors'][d][rule]) for r in took)}/{len(took)})"
+            f"{sum(useful(r['detectors'][d][rule]) for r in have)}/{len(have)} "
+            f"({sum(useful(r['detectors'][d][rule]) for r in have_took)}/{len(have_took)})"
             for rule in rules
         ]
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
-    one = [r for r in took if r["mode"] == "all_to_one"]
+    lines += ["", compact(rows, height)]
+    nc_rows = [r for r in rows if "nc_labels" in r]
+    one = [r for r in nc_rows if r["mode"] == "all_to_one" and r["attack_success"] >= 0.5]
     right = sum(r["target"] in r.get("nc_labels", []) for r in one)
     wrong = sum(any(c != r["target"] for c in r.get("nc_labels", [])) for r in one)
     lines += [
         "",
         f"Neural Cleanse flagged the backdoor's target label in {right}/{len(one)} all-to-one "
         f"cells where the backdoor took (another label too in {wrong}); in all-to-all cells it "
-        f"flagged some label in {sum(bool(r.get('nc_labels')) for r in rows if r['mode'] == 'all_to_all')}"
-        f"/{sum(r['mode'] == 'all_to_all' for r in rows)}.",
+        f"flagged some label in {sum(bool(r['nc_labels']) for r in nc_rows if r['mode'] == 'all_to_all')}"
+        f"/{sum(r['mode'] == 'all_to_all' for r in nc_rows)} (measured in {len(nc_rows)} cells).",
     ]
+    return "\n".join(lines)
+
+
+SHORT = {
+    "spectral/features": "SS-f",
+    "spectral/penultimate": "SS-p",
+    "activation_clustering/features": "AC-f",
+    "activation_clustering/penultimate": "AC-p",
+    "strip": "STRIP",
+    "neural_cleanse": "NC",
+}
+
+
+def compact(rows: list[dict[str, Any]], height: int) -> str:
+    """One line per cell: the trigger, the attack success and the useful detector x rules."""
+    lines = [
+        "| # | trigger | budget | mode | success | useful (detector:rule) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        s = patch_size(r["size"], height)
+        trig = "blended" if r["pattern"] == "blended" else f"{s}x{s} {r['pattern']} {r['position']}"
+        ok = [
+            f"{SHORT.get(d, d)}:{rule}"
+            for d, v in r["detectors"].items()
+            for rule in (x[0] for x in RULES)
+            if useful(v[rule])
+        ]
+        lines.append(
+            f"| {r.get('index', '')} | {trig} | {r['budget']:.0%} | {r['mode']} | "
+            f"{r['attack_success']:.2f} | {', '.join(ok) or '-'} |"
+        )
     return "\n".join(lines)
 
 
@@ -255,6 +295,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="victim epochs (dataset default)")
     p.add_argument("--nc-steps", type=int, default=100, help="Neural Cleanse steps per label")
+    p.add_argument(
+        "--nc-cells", type=int, default=None, help="run Neural Cleanse in the first N cells only"
+    )
     p.add_argument("--resume", action="store_true", help="skip cells whose record exists")
     p.add_argument("--out", type=Path, default=Path("advlab-results/poisoning_grid"))
     a = p.parse_args(argv)
@@ -273,7 +316,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(json.loads(path.read_text()))
             continue
         t0 = time.perf_counter()
-        row = run_cell(ds, cell, a.seed * 1000 + i, epochs, a.nc_steps)
+        with_nc = a.nc_cells is None or i < a.nc_cells
+        row = run_cell(ds, cell, a.seed * 1000 + i, epochs, a.nc_steps, with_nc)
         row.update(index=i, dataset=a.dataset, seed=a.seed, seconds=time.perf_counter() - t0)
         path.write_text(json.dumps(row, indent=1, default=float))
         rows.append(row)
