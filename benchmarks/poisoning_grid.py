@@ -10,16 +10,21 @@ share of the image: a size-``s`` patch is ``round(s * H / 8)`` pixels wide on ``
 drawn uniformly at random from the 768-cell factorial grid (seeded), so the fraction of cells
 where a detector is useful estimates its fraction over the whole grid.
 
-In each cell, 20% of the clean training split is held out (never poisoned, never trained on)
-as the defender's clean set; a SmallCNN victim (Adam 1e-3, batch 64; 30 epochs on digits,
-``--epochs`` elsewhere) trains on the poisoned rest; the attack success rate (triggered test
+Data: digits (1,347 training images), MNIST (``load_dataset("mnist", n_train=1500,
+n_test=300)``) and traffic signs (43 classes, 3x32x32, ``n_per_class=30, test_per_class=10``),
+subsets sized for a few CPU-minutes per cell. In each cell, 20% of the clean training split is
+held out (never poisoned, never trained on) as the defender's clean set; a SmallCNN victim
+(Adam 1e-3, batch 64; 30 epochs on digits, 8 on MNIST, 10 on traffic signs, or ``--epochs``)
+trains on the poisoned rest; the attack success rate (triggered test
 inputs of other classes sent to the backdoor label) says whether the backdoor took.
 
 Detectors x threshold rules (``advlab.defenses.poison.calibration``), none of which sees the
 poisons: spectral signatures (global scope, ``expected_fraction=0.10``: the defender bounds the
 budget by the grid's largest) and activation clustering (defaults), each on the ``features``
 and ``penultimate`` layers; STRIP (20 overlays from the clean set); Neural Cleanse (trigger
-reversal on the clean set, ``--nc-steps`` steps per label, default 100, batch 64). Rules:
+reversal on the clean set, ``--nc-steps`` steps per label, default 100, batch 64; it reverses
+a trigger for every label, the costliest detector by far, so ``--nc-cells N`` runs it in the
+first N cells only, a random subset since the cells are drawn at random). Rules:
 ``default`` (each detector's own), ``clean`` (conformal ``(1 - fpr)`` quantile of the clean
 held-out statistic per class, fpr 0.05, the library default; ``clean@0.02`` at fpr 0.02),
 ``robust`` (per-class modified z-score > 3.5). A detector is *useful* in a cell when
@@ -74,10 +79,10 @@ RULES = (
 USEFUL_RECALL, USEFUL_CLEAN = 0.9, 0.05
 HELD_OUT = 0.2
 DATASETS: dict[str, dict[str, Any]] = {
-    # loader kwargs and victim epochs; subsets keep a cell near 2 min on one thread
+    # loader kwargs and victim epochs; subsets keep a cell to a few CPU-minutes
     "digits": {"load": {}, "epochs": 30},
-    "mnist": {"load": {"n_train": 2500, "n_test": 500}, "epochs": 8},
-    "traffic_signs": {"load": {"n_per_class": 50, "test_per_class": 10}, "epochs": 15},
+    "mnist": {"load": {"n_train": 1500, "n_test": 300}, "epochs": 8},
+    "traffic_signs": {"load": {"n_per_class": 30, "test_per_class": 10}, "epochs": 10},
 }
 
 
