@@ -304,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
         "--nc-cells", type=int, default=None, help="run Neural Cleanse in the first N cells only"
     )
     p.add_argument("--resume", action="store_true", help="skip cells whose record exists")
+    p.add_argument(
+        "--summary-only", action="store_true", help="summarise the finished cells, run none"
+    )
     p.add_argument("--out", type=Path, default=Path("advlab-results/poisoning_grid"))
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -317,8 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for i, cell in enumerate(cells):
         path = folder / f"cell-{i:03d}.json"
-        if a.resume and path.exists():
+        if (a.resume or a.summary_only) and path.exists():
             rows.append(json.loads(path.read_text()))
+            continue
+        if a.summary_only:
             continue
         t0 = time.perf_counter()
         with_nc = a.nc_cells is None or i < a.nc_cells
@@ -333,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
             row["seconds"],
             row["attack_success"],
         )
+    if not rows:
+        print("no finished cells")
+        return
     text = summary(rows, int(ds.x_train.shape[-2]))
     (folder / "summary.md").write_text(text + "\n")
     print(text)
