@@ -15,9 +15,10 @@ Efficacy floors (rules):
 - **training**: a victim trained with the defense on a BadNets-poisoned digits set has a
   lower backdoor success rate than the same victim trained without it.
 - **poison detectors**: on the same poisoned set they flag poisons at a higher rate than
-  clean points (``detect``, reading a CNN trained on the set); input-level detectors (``fit`` / ``detect_inputs``) flag
-  triggered test inputs more often than clean ones; trigger-reversal detectors
-  (``analyse``) flag the backdoor's target class.
+  clean points (``detect``, reading a CNN trained on the set, with the detector's default
+  threshold rule; a detector that has ``detect`` is checked through it); input-level detectors
+  with only ``fit`` / ``detect_inputs`` flag triggered test inputs more often than clean ones;
+  trigger-reversal detectors with only ``analyse`` flag the backdoor's target class.
 """
 
 from __future__ import annotations

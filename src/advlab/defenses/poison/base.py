@@ -1,8 +1,12 @@
 """Shared interface of data-level poison detectors.
 
-Every detector implements ``detect(x, y, *, model=None, poison_indices=None) -> Detection``:
-it flags training points it believes poisoned. When the true ``poison_indices`` are given,
-the :class:`Detection` reports precision, recall and the fraction of clean data removed.
+Every detector implements ``detect(x, y, *, model=None, poison_indices=None, clean=None) ->
+Detection``: it flags training points it believes poisoned. When the true ``poison_indices``
+are given, the :class:`Detection` reports precision, recall and the fraction of clean data
+removed. ``detect`` is :meth:`PoisonDetector.statistic` (a per-point statistic on the training
+data and on the optional clean held-out set ``clean=(x_clean, y_clean)``) followed by
+:meth:`PoisonDetector.decide` (the threshold rule chosen by the detector's ``calibration``
+option, see :mod:`advlab.defenses.poison.calibration`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import torch
 from torch import nn
 
 from advlab.defenses.base import Defense
+from advlab.defenses.poison.calibration import (
+    PoisonStatistic,
+    check_rule,
+    clean_flags,
+    robust_flags,
+)
 from advlab.errors import InputError
 from advlab.results import Result
 
@@ -106,15 +116,83 @@ def representations(
 
 
 class PoisonDetector(Defense):
-    """Base of data-level detectors (``kind = "detector"``, ``threat = "poisoning"``)."""
+    """Base of data-level detectors (``kind = "detector"``, ``threat = "poisoning"``).
+
+    Subclasses implement :meth:`statistic` and take the constructor options ``calibration``
+    (``default`` | ``clean`` | ``robust``) and ``fpr`` (the target clean-removal rate of the
+    ``clean`` rule). ``per_class_rule`` says whether thresholds are set per class.
+    """
 
     role: ClassVar[str] = "detector"
     threat: ClassVar[str] = "poisoning"
+    per_class_rule: ClassVar[bool] = True
+    calibration: str = "default"
+    fpr: float = 0.05
+
+    def statistic(
+        self, x: Any, y: Any, *, model: Any = None, clean: Any = None
+    ) -> PoisonStatistic:  # pragma: no cover - interface
+        raise NotImplementedError
 
     def detect(
-        self, x: Any, y: Any, *, model: Any = None, poison_indices: Any = None
-    ) -> Detection:  # pragma: no cover - interface
-        raise NotImplementedError
+        self,
+        x: Any,
+        y: Any,
+        *,
+        model: Any = None,
+        poison_indices: Any = None,
+        clean: Any = None,
+    ) -> Detection:
+        """Flag training points of ``(x, y)`` with the ``calibration`` rule.
+
+        ``clean=(x_clean, y_clean)``: a clean held-out set the model did not train on (needed
+        by ``calibration="clean"``; the other rules use it only where the detector's
+        statistic does, e.g. STRIP's overlays, Neural Cleanse's trigger reversal).
+        """
+        check_rule(self.calibration, self.fpr)
+        if self.calibration == "clean" and clean is None:
+            raise InputError(
+                f"{self.name}: calibration='clean' needs a clean held-out set: "
+                "detect(x, y, model=..., clean=(x_clean, y_clean))"
+            )
+        return self.decide(self.statistic(x, y, model=model, clean=clean), poison_indices)
+
+    def decide(
+        self,
+        st: PoisonStatistic,
+        poison_indices: Any = None,
+        *,
+        calibration: str | None = None,
+        fpr: float | None = None,
+    ) -> Detection:
+        """Apply a threshold rule to a computed statistic (``calibration`` / ``fpr`` default
+        to the detector's options), so several rules can share one statistic."""
+        mode = self.calibration if calibration is None else calibration
+        rate = float(self.fpr if fpr is None else fpr)
+        check_rule(mode, rate)
+        info: dict[str, Any] = {**st.info, "calibration": mode}
+        if mode == "default":
+            flags = np.asarray(st.default, dtype=np.int64)
+        elif mode == "clean":
+            flags, info["thresholds"] = clean_flags(st, rate, per_class=self.per_class_rule)
+            info["fpr"] = rate
+        else:
+            flags = robust_flags(st, per_class=self.per_class_rule)
+        return self._finish(flags, st.scores, len(st.y), poison_indices, **info)
+
+    @staticmethod
+    def _clean(clean: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``clean=(x_clean, y_clean)`` against training inputs of ``shape``."""
+        if not isinstance(clean, (tuple, list)) or len(clean) != 2:
+            raise InputError("clean must be a pair (x_clean, y_clean)")
+        xc, yc = PoisonDetector._data(*clean)
+        if xc.shape[1:] != tuple(shape):
+            raise InputError(
+                f"clean inputs have shape {xc.shape[1:]}, the training inputs {tuple(shape)}"
+            )
+        if len(xc) == 0:
+            raise InputError("the clean held-out set is empty")
+        return xc, yc
 
     def _finish(
         self, flagged: np.ndarray, scores: np.ndarray, n: int, poison_indices: Any, **info: Any

@@ -10,6 +10,12 @@ fraction of the whole training set (the attacker's budget, what a defender can b
 are divided by their class median so classes compare, and the top
 ``removal_factor x expected_fraction x N`` points are removed: an all-to-one backdoor puts every
 poison in one class, where it is a much larger fraction than the budget.
+
+Threshold rules (``calibration``, see :mod:`advlab.defenses.poison.calibration`): ``default``
+is the removal rule above (it assumes a budget); ``clean`` projects a clean held-out set on the
+same per-class direction and centre (fit on the training data, without labels of poisons) and
+flags training points above the conformal ``(1 - fpr)`` quantile of their class's clean scores;
+``robust`` flags per-class modified z-scores of the score above 3.5.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from advlab.defenses.poison.base import Detection, PoisonDetector, representations
+from advlab.defenses.poison.base import PoisonDetector, representations
+from advlab.defenses.poison.calibration import PoisonStatistic
 from advlab.errors import ConfigError, InputError
 from advlab.registry import register_defense
 
@@ -35,6 +42,12 @@ class SpectralSignatures(PoisonDetector):
         layer: ``features`` (the convolutional trunk when the model has one: on 8x8 digits it
             separates BadNets poisons far better than the penultimate layer) or
             ``penultimate`` (the paper's choice).
+        calibration: threshold rule, ``default`` (remove ``removal_factor *
+            expected_fraction``), ``clean`` (the ``(1 - fpr)`` clean quantile per class; needs
+            ``detect(..., clean=(x, y))``) or ``robust`` (modified z-score > 3.5 per class).
+        fpr: target clean-removal rate of the ``clean`` rule (0.05: the most clean data a
+            useful filter may remove in the benchmark's criterion; lower rates need at least
+            ``1 / fpr - 1`` clean points per class).
     """
 
     name = "spectral_signatures"
@@ -50,13 +63,17 @@ class SpectralSignatures(PoisonDetector):
         removal_factor: float = 1.5,
         scope: str = "global",
         layer: str = "features",
+        calibration: str = "default",
+        fpr: float = 0.05,
     ) -> None:
         self.expected_fraction = expected_fraction
         self.removal_factor = removal_factor
         self.scope = scope
         self.layer = layer
+        self.calibration = calibration
+        self.fpr = fpr
 
-    def detect(self, x: Any, y: Any, *, model: Any = None, poison_indices: Any = None) -> Detection:
+    def statistic(self, x: Any, y: Any, *, model: Any = None, clean: Any = None) -> PoisonStatistic:
         """``model``: the network trained on the (poisoned) data; it must have ``embed``."""
         if not 0 < float(self.expected_fraction) < 1:
             raise ConfigError(
@@ -68,19 +85,27 @@ class SpectralSignatures(PoisonDetector):
             raise InputError("spectral_signatures needs the model trained on the data (model=...)")
         xa, ya = self._data(x, y)
         reps = representations(model, xa, layer=self.layer)
+        xc = yc = rc = None
+        if clean is not None:
+            xc, yc = self._clean(clean, xa.shape[1:])
+            rc = representations(model, xc, layer=self.layer)
         scores = np.zeros(len(xa))
+        cscores = None if yc is None else np.zeros(len(yc))
         flagged: list[np.ndarray] = []
         frac = min(float(self.removal_factor) * float(self.expected_fraction), 1.0)
         for c in np.unique(ya):
             idx = np.flatnonzero(ya == c)
-            r = reps[idx] - reps[idx].mean(0)
+            mean = reps[idx].mean(0)
+            r = reps[idx] - mean
             if len(idx) < 2:
                 continue
             _, _, vt = np.linalg.svd(r, full_matrices=False)
             s = np.abs(r @ vt[0])
-            if self.scope == "global":
-                s = s / max(float(np.median(s)), 1e-12)
-            scores[idx] = s
+            norm = max(float(np.median(s)), 1e-12) if self.scope == "global" else 1.0
+            scores[idx] = s / norm
+            if rc is not None and cscores is not None:
+                cidx = np.flatnonzero(yc == c)
+                cscores[cidx] = np.abs((rc[cidx] - mean) @ vt[0]) / norm
             if self.scope == "per_class":
                 k = int(np.ceil(frac * len(idx)))
                 flagged.append(idx[np.argsort(-s, kind="stable")[:k]])
@@ -88,4 +113,4 @@ class SpectralSignatures(PoisonDetector):
             k = int(np.ceil(frac * len(xa)))
             flagged.append(np.argsort(-scores, kind="stable")[:k])
         flags = np.concatenate(flagged) if flagged else np.zeros(0, dtype=np.int64)
-        return self._finish(flags, scores, len(xa), poison_indices)
+        return PoisonStatistic(ya, scores, flags, cscores, yc)
