@@ -80,7 +80,8 @@ class DPSGDMitigation(Defense):
             ) from exc
         from advlab.models.arch import build
 
-        model = build(spec)
+        cfg = config or TrainConfig()
+        model = build(spec, seed=cfg.seed)  # seeded: the result must not depend on test order
         fn = getattr(dp, "train_dp", None)
         if fn is None:  # pragma: no cover
             raise ConfigError("advlab.models.dp has no train_dp(); update advlab")
@@ -88,7 +89,7 @@ class DPSGDMitigation(Defense):
             model,
             x,
             y,
-            config or TrainConfig(),
+            cfg,
             target_epsilon=self.target_epsilon,
             delta=self.delta,
             max_grad_norm=self.max_grad_norm,
