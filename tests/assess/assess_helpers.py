@@ -17,12 +17,19 @@ SPEC = {"arch": "mlp", "in_features": 64, "num_classes": 10, "hidden": [32]}
 
 
 @lru_cache(maxsize=1)
-def trained_mlp() -> nn.Module:
-    """A small MLP on 8x8 digits (about 0.9 test accuracy), trained in a second."""
+def _trained_state() -> dict[str, torch.Tensor]:
     ds = load_dataset("digits", seed=0)
     torch.manual_seed(0)
     model = build(SPEC)
     train_model(model, ds.x_train, ds.y_train, TrainConfig(epochs=4, lr=3e-3, seed=0), device="cpu")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def trained_mlp() -> nn.Module:
+    """A small MLP on 8x8 digits (about 0.9 test accuracy), trained once per session; each
+    call returns a fresh copy, so no test can change the model another test sees."""
+    model = build(SPEC)
+    model.load_state_dict(_trained_state())
     return model.eval()
 
 
@@ -77,7 +84,13 @@ def base_config(model_file: Path, **overrides: Any) -> dict[str, Any]:
         "targets": [{"kind": "model", "name": "tiny", "path": str(model_file), "device": "cpu"}],
         "data": {"dataset": "digits", "n": 24, "seed": 0},
         "threat_model": {"perturbation": {"norm": "linf", "eps": [0.05, 0.2]}},
-        "attacks": [{"name": "fgsm"}, {"name": "pgd", "params": {"steps": 10}}],
+        # PGD from the clean point: with a random start, 10 steps on this tiny MLP fall short
+        # of FGSM on two of 24 points for some task seeds (which follow the model file's
+        # path), and the fgsm-stronger sanity check then rightly makes the run INCONCLUSIVE
+        "attacks": [
+            {"name": "fgsm"},
+            {"name": "pgd", "params": {"steps": 10, "random_start": False}},
+        ],
         "gates": ["robust_accuracy(linf, 0.05) >= 0.1"],
         "sanity": {"extra_attacks": False},
         "seed": 0,
