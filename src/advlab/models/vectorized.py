@@ -124,8 +124,7 @@ class _StackedAdam:
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
         self.t = np.zeros(len(self.params[0]), dtype=np.int64)
-        dev = self.params[0].device
-        self.kernel = getattr(torch, "_fused_adam_", None) if dev.type in ("cpu", "cuda") else None
+        self.kernel = _fused_adam_kernel(self.params[0].device)
         # scratch space for the elementwise update, reused every step
         self.scratch = (
             [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
@@ -145,14 +144,9 @@ class _StackedAdam:
         gs = grads if grads is not None else [p.grad for p in self.params]
         self.t[active] += 1
         if self.kernel is not None:
-            try:
-                self._fused(active, gs)  # type: ignore[arg-type]
-                return
-            except (RuntimeError, NotImplementedError) as err:  # kernel absent for this build
-                log.debug("fused Adam unavailable (%s); using the elementwise update", err)
-                self.kernel = None
-                self.scratch = [(torch.empty_like(p), torch.empty_like(p)) for p in self.params]
-        self._elementwise(active, gs)  # type: ignore[arg-type]
+            self._fused(active, gs)  # type: ignore[arg-type]
+        else:
+            self._elementwise(active, gs)  # type: ignore[arg-type]
 
     def _fused(self, active: np.ndarray, grads: list[torch.Tensor]) -> None:
         n, a = len(self.t), 0
@@ -205,6 +199,32 @@ class _StackedAdam:
             torch.sqrt(v, out=denom).mul_(inv_corr2.view(shape)).add_(self.eps)
             torch.div(m, denom, out=upd).mul_(step_size.view(shape))
             p.sub_(upd)
+
+
+def _fused_adam_kernel(device: torch.device) -> Any:
+    """torch's fused Adam kernel if it runs on ``device`` (CPU from torch 2.4, CUDA), else
+    None; found out once with a one-element update."""
+    kernel = getattr(torch, "_fused_adam_", None)
+    if kernel is None or device.type not in ("cpu", "cuda"):
+        return None
+    one = [torch.zeros(1, device=device) for _ in range(4)]
+    try:
+        kernel(
+            *[[t] for t in one],
+            [],
+            [torch.ones((), device=device)],
+            lr=0.0,
+            beta1=0.9,
+            beta2=0.999,
+            weight_decay=0.0,
+            eps=1e-8,
+            amsgrad=False,
+            maximize=False,
+        )
+    except (RuntimeError, NotImplementedError) as err:  # not built for this device
+        log.debug("fused Adam unavailable on %s (%s); using the elementwise update", device, err)
+        return None
+    return kernel
 
 
 def _check_vectorisable(model: nn.Module) -> None:

@@ -23,7 +23,6 @@ import numpy as np
 
 from advlab.defenses.poison.base import PoisonDetector, representations
 from advlab.defenses.poison.calibration import PoisonStatistic
-from advlab.errors import InputError
 from advlab.registry import register_defense
 
 
@@ -80,16 +79,9 @@ class ActivationClustering(PoisonDetector):
         from sklearn.decomposition import PCA
         from sklearn.metrics import silhouette_score
 
-        if model is None:
-            raise InputError(
-                "activation_clustering needs the model trained on the data (model=...)"
-            )
-        xa, ya = self._data(x, y)
+        xa, ya, xc, yc = self._inputs(x, y, model, clean)
         reps = representations(model, xa, layer=self.layer)
-        xc = yc = rc = None
-        if clean is not None:
-            xc, yc = self._clean(clean, xa.shape[1:])
-            rc = representations(model, xc, layer=self.layer)
+        rc = None if xc is None else representations(model, xc, layer=self.layer)
         scores = np.zeros(len(xa))
         cscores = None if yc is None else np.zeros(len(yc))
         flagged: list[np.ndarray] = []

@@ -180,6 +180,19 @@ class PoisonDetector(Defense):
             flags = robust_flags(st, per_class=self.per_class_rule)
         return self._finish(flags, st.scores, len(st.y), poison_indices, **info)
 
+    def _inputs(
+        self, x: Any, y: Any, model: Any, clean: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The checked training data and optional clean held-out set of :meth:`statistic`
+        (every detector needs the model trained on the data)."""
+        if model is None:
+            raise InputError(f"{self.name} needs the model trained on the data (model=...)")
+        xa, ya = self._data(x, y)
+        if clean is None:
+            return xa, ya, None, None
+        xc, yc = self._clean(clean, xa.shape[1:])
+        return xa, ya, xc, yc
+
     @staticmethod
     def _clean(clean: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Validate ``clean=(x_clean, y_clean)`` against training inputs of ``shape``."""

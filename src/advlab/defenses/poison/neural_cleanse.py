@@ -224,12 +224,7 @@ class NeuralCleanse(PoisonDetector):
     def statistic(self, x: Any, y: Any, *, model: Any = None, clean: Any = None) -> PoisonStatistic:
         """Reverse the triggers (on the clean inputs when given), then score the training
         points of flagged labels by how much erasing the mask's region lowers ``p_label``."""
-        if model is None:
-            raise InputError("neural_cleanse needs the model trained on the data (model=...)")
-        xa, ya = self._data(x, y)
-        xc = yc = None
-        if clean is not None:
-            xc, yc = self._clean(clean, xa.shape[1:])
+        xa, ya, xc, yc = self._inputs(x, y, model, clean)
         pool = xa if xc is None else xc
         lo = float(min(xa.min(), pool.min()))
         hi = float(max(xa.max(), pool.max()))

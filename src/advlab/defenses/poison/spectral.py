@@ -26,7 +26,7 @@ import numpy as np
 
 from advlab.defenses.poison.base import PoisonDetector, representations
 from advlab.defenses.poison.calibration import PoisonStatistic
-from advlab.errors import ConfigError, InputError
+from advlab.errors import ConfigError
 from advlab.registry import register_defense
 
 
@@ -81,14 +81,9 @@ class SpectralSignatures(PoisonDetector):
             )
         if self.scope not in ("global", "per_class"):
             raise ConfigError(f"scope must be 'global' or 'per_class', got {self.scope!r}")
-        if model is None:
-            raise InputError("spectral_signatures needs the model trained on the data (model=...)")
-        xa, ya = self._data(x, y)
+        xa, ya, xc, yc = self._inputs(x, y, model, clean)
         reps = representations(model, xa, layer=self.layer)
-        xc = yc = rc = None
-        if clean is not None:
-            xc, yc = self._clean(clean, xa.shape[1:])
-            rc = representations(model, xc, layer=self.layer)
+        rc = None if xc is None else representations(model, xc, layer=self.layer)
         scores = np.zeros(len(xa))
         cscores = None if yc is None else np.zeros(len(yc))
         flagged: list[np.ndarray] = []

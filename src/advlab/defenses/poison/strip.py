@@ -100,6 +100,12 @@ class Strip(PoisonDetector):
     def fit(self, model: Any, x_clean: Any) -> Strip:
         """Store the model and clean inputs; set the threshold at the ``fpr`` quantile of
         clean entropies."""
+        self._prepare(model, x_clean)
+        self.threshold_ = float(np.quantile(self._entropy(self.clean_), float(self.fpr)))
+        return self
+
+    def _prepare(self, model: Any, x_clean: Any) -> Strip:
+        """Check and store the model and the blend pool (no entropies computed)."""
         m = getattr(model, "model", model)
         if not isinstance(m, nn.Module):
             raise InputError(
@@ -114,7 +120,6 @@ class Strip(PoisonDetector):
             )
         self.model_ = m.eval()
         self.clean_ = xc
-        self.threshold_ = float(np.quantile(self._entropy(xc), float(self.fpr)))
         return self
 
     def detect_inputs(self, x: Any) -> StripResult:
@@ -134,17 +139,13 @@ class Strip(PoisonDetector):
         blended with clean points). The logarithm is monotone, so the quantile rules are those
         of the entropy; it spreads the near-zero entropies of confident inputs, where the
         triggered ones sit, for the robust rule."""
-        if model is None:
-            raise InputError("strip needs the model trained on the data (model=...)")
-        xa, ya = self._data(x, y)
-        xc = yc = None
-        if clean is not None:
-            xc, yc = self._clean(clean, xa.shape[1:])
-        self.fit(model, xa if xc is None else xc)
+        xa, ya, xc, yc = self._inputs(x, y, model, clean)
+        self._prepare(model, xa if xc is None else xc)
         ent = self._entropy(xa)
         cent = None if xc is None else self._entropy(xc)
         pool_ent = ent if cent is None else cent
-        thr = float(np.quantile(pool_ent, float(self.fpr)))
+        # the threshold fit() would set, from the pool's entropies computed once here
+        thr = self.threshold_ = float(np.quantile(pool_ent, float(self.fpr)))
         return PoisonStatistic(
             ya,
             -np.log(ent + EPS),
