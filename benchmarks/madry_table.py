@@ -37,8 +37,8 @@ from advlab.utils import stable_hash
 log = logging.getLogger("benchmarks.madry")
 
 
-def trained(data: Any, cfg: TrainConfig, tag: str) -> Any:
-    spec = default_spec(data.input_shape, data.num_classes)
+def trained(data: Any, cfg: TrainConfig, tag: str, arch: str | None = None) -> Any:
+    spec = default_spec(data.input_shape, data.num_classes, arch)
     key = stable_hash(
         {"data": data.name, "n": len(data.x_train), "spec": spec, "train": cfg.to_dict()}
     )
@@ -64,6 +64,20 @@ def clocked(fn: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
     return round(time.perf_counter() - start, 2), out
+
+
+def bare_pgd(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int
+) -> torch.Tensor:
+    """The few lines a user would write by hand: L-inf PGD with a uniform random start."""
+    gen = torch.Generator().manual_seed(0)
+    xa = (x + (torch.rand(x.shape, generator=gen) * 2 - 1) * eps).clamp(0, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model(xa), y)
+        (g,) = torch.autograd.grad(loss, xa)
+        xa = torch.min(torch.max(xa.detach() + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+    return xa.detach()
 
 
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -92,6 +106,8 @@ def table(bundle: Any, x: np.ndarray, y: np.ndarray, eps: float, peers: bool) ->
         from art.attacks.evasion import ProjectedGradientDescent
         from art.estimators.classification import PyTorchClassifier
 
+        t, xa = clocked(lambda: bare_pgd(model, xt, yt, eps, alpha, 40))
+        row["bare_loop_pgd40"] = {"acc": accuracy(model, xa, yt), "s": t}
         ta = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=40, random_start=True)
         t, xa = clocked(lambda: ta(xt, yt))
         row["torchattacks_pgd40"] = {"acc": accuracy(model, xa, yt), "s": t}
@@ -109,7 +125,14 @@ def table(bundle: Any, x: np.ndarray, y: np.ndarray, eps: float, peers: bool) ->
             device_type="cpu",
         )
         art = ProjectedGradientDescent(
-            clf, norm=np.inf, eps=eps, eps_step=alpha, max_iter=40, batch_size=256, verbose=False
+            clf,
+            norm=np.inf,
+            eps=eps,
+            eps_step=alpha,
+            max_iter=40,
+            num_random_init=1,
+            batch_size=256,
+            verbose=False,
         )
         t, xa_np = clocked(lambda: art.generate(x, y=np.eye(int(y.max()) + 1)[y]))
         row["art_pgd40"] = {"acc": accuracy(model, torch.as_tensor(xa_np), yt), "s": t}
@@ -118,6 +141,12 @@ def table(bundle: Any, x: np.ndarray, y: np.ndarray, eps: float, peers: bool) ->
         )
         row["pgd_time_ratio_vs_art"] = round(
             row["pgd40"]["s"] / max(row["art_pgd40"]["s"], 1e-9), 2
+        )
+        row["pgd_time_ratio_vs_bare_loop"] = round(
+            row["pgd40"]["s"] / max(row["bare_loop_pgd40"]["s"], 1e-9), 2
+        )
+        row["autoattack_time_ratio_vs_torchattacks"] = round(
+            row["autoattack"]["s"] / max(row["torchattacks_autoattack"]["s"], 1e-9), 2
         )
     order = [row["clean"], row["fgsm"]["acc"], row["pgd40"]["acc"], row["pgd40x5"]["acc"]]
     row["ordering_holds"] = bool(
@@ -135,6 +164,7 @@ def main() -> None:
     ap.add_argument("--adv-steps", type=int, default=7)
     ap.add_argument("--n-eval", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--arch", default=None, help="cnn (default for images) or resnet")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -158,7 +188,7 @@ def main() -> None:
     out: dict[str, Any] = {"dataset": args.dataset, "eps": args.eps, "n_eval": len(x)}
     out["args"] = vars(args)
     for tag, cfg in (("standard", std), ("pgd-at", adv)):
-        t, bundle = clocked(lambda cfg=cfg, tag=tag: trained(data, cfg, tag))
+        t, bundle = clocked(lambda cfg=cfg, tag=tag: trained(data, cfg, tag, args.arch))
         out[tag] = {"train_s": t, **table(bundle, x, y, args.eps, not args.no_peers)}
         log.info("%s: %s", tag, out[tag])
     print(json.dumps(out, indent=2))

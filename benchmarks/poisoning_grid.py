@@ -82,7 +82,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     # loader kwargs and victim epochs; subsets keep a cell to a few CPU-minutes
     "digits": {"load": {}, "epochs": 30},
     "mnist": {"load": {"n_train": 1500, "n_test": 300}, "epochs": 8},
-    "traffic_signs": {"load": {"n_per_class": 30, "test_per_class": 10}, "epochs": 10},
+    "traffic_signs": {"load": {"n_per_class": 60, "test_per_class": 10}, "epochs": 15},
 }
 
 
@@ -118,7 +118,7 @@ def trigger(
     return make_trigger(mask, pattern * mask, 1.0)
 
 
-def detectors(nc_steps: int, with_nc: bool = True) -> dict[str, PoisonDetector]:
+def detectors(nc_steps: int, with_nc: bool = True, nc_batch: int = 64) -> dict[str, PoisonDetector]:
     """The measured detectors by row name (each computes its statistic once per cell)."""
     out: dict[str, PoisonDetector] = {}
     for layer in ("features", "penultimate"):
@@ -126,12 +126,18 @@ def detectors(nc_steps: int, with_nc: bool = True) -> dict[str, PoisonDetector]:
         out[f"activation_clustering/{layer}"] = ActivationClustering(layer=layer)
     out["strip"] = Strip()
     if with_nc:
-        out["neural_cleanse"] = NeuralCleanse(steps=nc_steps, batch_size=64)
+        out["neural_cleanse"] = NeuralCleanse(steps=nc_steps, batch_size=nc_batch)
     return out
 
 
 def run_cell(
-    ds: Any, cell: dict[str, Any], seed: int, epochs: int, nc_steps: int, with_nc: bool = True
+    ds: Any,
+    cell: dict[str, Any],
+    seed: int,
+    epochs: int,
+    nc_steps: int,
+    with_nc: bool = True,
+    nc_batch: int = 64,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     trig = trigger(ds.x_train.shape[1:], cell, rng)
@@ -165,7 +171,7 @@ def run_cell(
         "attack_success": float((trig_pred[keep] == want[keep]).mean()),
         "detectors": {},
     }
-    for name, det in detectors(nc_steps, with_nc).items():
+    for name, det in detectors(nc_steps, with_nc, nc_batch).items():
         t0 = time.perf_counter()
         st = det.statistic(x, y, model=model, clean=clean)
         rows = {}
@@ -300,10 +306,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="victim epochs (dataset default)")
     p.add_argument("--nc-steps", type=int, default=100, help="Neural Cleanse steps per label")
+    p.add_argument("--nc-batch", type=int, default=64, help="Neural Cleanse inputs per step")
     p.add_argument(
         "--nc-cells", type=int, default=None, help="run Neural Cleanse in the first N cells only"
     )
     p.add_argument("--resume", action="store_true", help="skip cells whose record exists")
+    p.add_argument(
+        "--stop-after", type=int, default=None, help="run (and summarise) the first N cells only"
+    )
     p.add_argument(
         "--summary-only", action="store_true", help="summarise the finished cells, run none"
     )
@@ -314,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = DATASETS[a.dataset]
     epochs = cfg["epochs"] if a.epochs is None else a.epochs
     ds = load_dataset(a.dataset, seed=a.seed, **cfg["load"])
-    cells = draw_cells(a.cells, a.seed)
+    cells = draw_cells(a.cells, a.seed)[: a.stop_after]
     folder = a.out / f"{a.dataset}-seed{a.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -327,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         t0 = time.perf_counter()
         with_nc = a.nc_cells is None or i < a.nc_cells
-        row = run_cell(ds, cell, a.seed * 1000 + i, epochs, a.nc_steps, with_nc)
+        row = run_cell(ds, cell, a.seed * 1000 + i, epochs, a.nc_steps, with_nc, a.nc_batch)
         row.update(index=i, dataset=a.dataset, seed=a.seed, seconds=time.perf_counter() - t0)
         path.write_text(json.dumps(row, indent=1, default=float))
         rows.append(row)

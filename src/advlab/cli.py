@@ -106,7 +106,8 @@ def train(
     arch: Annotated[
         str | None,
         typer.Option(
-            help="cnn | mlp (default: by data shape)", callback=v.choice(ARCHS, optional=True)
+            help="cnn | resnet | mlp (default: by data shape)",
+            callback=v.choice(ARCHS, optional=True),
         ),
     ] = None,
     epochs: Annotated[int, typer.Option(callback=v.integer(ge=1))] = 30,
@@ -156,7 +157,7 @@ def train(
     out.print(f"saved {path} (test accuracy {metrics['test_accuracy']:.4f})")
 
 
-ARCHS = ("cnn", "mlp")
+ARCHS = ("cnn", "resnet", "mlp")
 """Architectures ``advlab train --arch`` accepts (see :func:`advlab.models.default_spec`)."""
 
 CLI_OWNED_PARAMS = ("eps", "norm", "seed")

@@ -161,3 +161,15 @@ def test_list_piped_keeps_names_and_links_whole(capsys):
         assert row, f"{m['name']} is not whole on any line"
         if m.get("link"):
             assert m["link"] in row[0]
+
+
+def test_train_resnet_then_attack(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "digits", "--arch", "resnet", "--out", "r.safetensors", "--epochs", "1"]
+    code, _, _ = run([*argv, "-q"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "r.json").read_text())["arch"]["arch"] == "resnet"
+    code, out, _ = run(
+        ["attack", "r.safetensors", "digits", "-a", "fgsm", "--eps", "0.1", "--n", "20"], capsys
+    )
+    assert code == 0, out

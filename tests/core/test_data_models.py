@@ -105,6 +105,26 @@ def test_safetensors_roundtrip_and_pickle_refused(tmp_path):
     assert not canary.exists()
 
 
+@pytest.mark.parametrize("first_byte", [0x28, 0x80])
+def test_safetensors_whose_header_length_reads_as_a_pickle_opcode_loads(tmp_path, first_byte):
+    # the 8-byte header length comes first; when its low byte is "(" (MARK) or 0x80 (PROTO)
+    # the file must still be recognised as safetensors, not refused as a pickle
+    from safetensors.torch import save_file
+
+    spec = {"arch": "mlp", "in_features": 4, "num_classes": 3, "hidden": [8]}
+    model = build(spec, seed=0).eval()
+    meta = {"arch": spec, "input_shape": [4], "num_classes": 3, "bounds": [0, 1]}
+    p = save_model(model, tmp_path / "m.safetensors", meta)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    for pad in range(0, 600):
+        save_file(state, str(p), metadata={"pad": "x" * pad})
+        if p.read_bytes()[0] == first_byte:
+            break
+    assert p.read_bytes()[0] == first_byte
+    x = torch.rand(3, 4)
+    assert torch.equal(load_bundle(p).model(x), model(x))
+
+
 def test_reference_model_is_cached(tmp_path, monkeypatch):
     from advlab.models import reference_model
 

@@ -17,7 +17,7 @@ from advlab.defenses.poison import (
     mad_anomaly_index,
     score_detection,
 )
-from advlab.errors import InputError
+from advlab.errors import ConfigError, InputError
 from advlab.registry import DEFENSES
 from advlab.results import Result
 
@@ -97,3 +97,36 @@ def test_defenses_registered() -> None:
         cls = DEFENSES[name]
         assert cls.threat == "poisoning" and cls.role in ("data", "detector", "training")
         assert cls.paper and cls.summary
+
+
+def test_neural_cleanse_labels_reversed_together_do_not_interact(
+    digits: Any, poisoned_model: torch.nn.Module
+) -> None:
+    # label 0's trajectory is the same whichever label shares its batched pass: same
+    # initialisation slice, same clean batches, its own lambda schedule and Adam state
+    x = torch.as_tensor(digits.x_test[:128])
+    runs = []
+    for other in (3, 7):
+        det = NeuralCleanse(steps=60, batch_size=32)
+        gen = torch.Generator().manual_seed(0)
+        runs.append(det._reverse(poisoned_model.eval(), x, [0, other], 0.0, 1.0, gen))
+    (n_a, m_a, p_a), (n_b, m_b, p_b) = runs
+    assert abs(n_a[0] - n_b[0]) < 1e-3 * max(1.0, n_a[0])
+    np.testing.assert_allclose(m_a[0], m_b[0], atol=1e-4)
+    np.testing.assert_allclose(p_a[0], p_b[0], atol=1e-4)
+    assert not np.allclose(m_a[1], m_b[1], atol=1e-3)  # the companions themselves differ
+
+
+@pytest.mark.parametrize("label_batch", [1, 4])
+def test_neural_cleanse_flags_attacked_label_at_any_label_batch(
+    digits: Any, poisoned_model: torch.nn.Module, label_batch: int
+) -> None:
+    det = NeuralCleanse(steps=100, batch_size=64, label_batch=label_batch, seed=1)
+    res = det.analyse(poisoned_model, digits.x_test[:128])
+    assert 0 in res.flagged and int(np.argmin(res.norms)) == 0, res.summary()
+    assert len(res.norms) == 10 and res.masks.shape[0] == 10
+
+
+def test_neural_cleanse_rejects_bad_label_batch(digits: Any, poisoned_model: Any) -> None:
+    with pytest.raises(ConfigError, match="label_batch"):
+        NeuralCleanse(steps=2, label_batch=0).analyse(poisoned_model, digits.x_test[:8])

@@ -212,3 +212,27 @@ def test_strip_keeps_the_papers_frr_name() -> None:
     with pytest.warns(DeprecationWarning):
         s = Strip(frr=0.02)
     assert s.fpr == 0.02 and s.frr == 0.02
+
+
+def test_clean_rule_pools_only_clean_points_of_eligible_classes() -> None:
+    # an eligible class (label 2) with too few clean points of its own takes the pooled
+    # threshold; the ineligible classes' clean points (statistic 0, never computed) must not
+    # lower it, else every positive score of class 2 would be flagged
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 200)
+    s = np.where(y == 2, rng.normal(1.0, 0.2, len(y)), 0.0)
+    yc = np.concatenate([np.full(8, 2), np.repeat([0, 1, 3, 4], 50)])
+    sc = np.where(yc == 2, rng.normal(1.0, 0.2, len(yc)), 0.0)
+    st = PoisonStatistic(y, s, np.zeros(0, dtype=np.int64), sc, yc, eligible=y == 2)
+    flags, thr = clean_flags(st, 0.1)  # 8 clean points of class 2 < 1 / 0.1 - 1
+    assert list(thr) == ["2"] and thr["2"] is None and len(flags) == 0
+    yc2 = np.concatenate([np.full(30, 2), np.repeat([0, 1, 3, 4], 50)])
+    sc2 = np.where(yc2 == 2, rng.normal(1.0, 0.2, len(yc2)), 0.0)
+    st2 = PoisonStatistic(y, s, np.zeros(0, dtype=np.int64), sc2, yc2, eligible=y == 2)
+    flags2, thr2 = clean_flags(st2, 0.1)
+    assert thr2["2"] is not None and thr2["2"] > 1.0  # class 2's own quantile, not 0
+    assert 0 < len(flags2) <= 0.1 * 200 + binomial_slack(0.1, 200) * 200
+    assert np.all(y[flags2] == 2)
+    nothing = PoisonStatistic(y, s, np.zeros(0, dtype=np.int64), sc, yc, eligible=y < 0)
+    none_flagged, no_thresholds = clean_flags(nothing, 0.1)
+    assert len(none_flagged) == 0 and no_thresholds == {}

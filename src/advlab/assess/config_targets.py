@@ -164,7 +164,7 @@ class ReferenceTarget(_TargetBase):
 
     kind: Literal["reference"] = "reference"
     dataset: str = "digits"
-    arch: Literal["cnn", "mlp"] | None = None
+    arch: Literal["cnn", "resnet", "mlp"] | None = None
     train: dict[str, Any] = Field(
         default_factory=dict,
         description="advlab.models.TrainConfig fields, e.g. {adversarial: pgd, adv_eps: 0.1}.",

@@ -83,7 +83,13 @@ def save_model(model: nn.Module, path: str | Path, meta: dict[str, Any]) -> Path
 
 
 def sniff_unsafe(path: Path) -> str | None:
-    """Name the format when the file needs code execution to load (pickle, torch zip)."""
+    """Name the format when the file needs code execution to load (pickle, torch zip).
+
+    A safetensors file (an 8-byte header length, then ``{``) is never one, whatever the first
+    byte of its length happens to be (``(``, ``]``, ``}``, ``c`` and ``\\x80`` are also
+    pickle opcodes)."""
+    if _has_safetensors_header(path):
+        return None
     with path.open("rb") as fh:
         head = fh.read(4)
     if head[:1] == b"\x80" or head[:1] in (b"(", b"]", b"}", b"c"):
@@ -91,6 +97,13 @@ def sniff_unsafe(path: Path) -> str | None:
     if head == b"PK\x03\x04":
         return "a zip archive (a PyTorch checkpoint holds a pickle)"
     return None
+
+
+def _has_safetensors_header(path: Path) -> bool:
+    from advlab.serialization.formats import is_safetensors
+
+    with path.open("rb") as fh:
+        return is_safetensors(fh.read(16), path.stat().st_size)
 
 
 def _looks_like_pickle(path: Path, limit: int = 1 << 16) -> bool:
@@ -292,7 +305,9 @@ def load_bundle(path: str | Path, *, device: str | torch.device = "cpu") -> Mode
     if not p.is_file():
         raise InputError(f"model file not found: {p}")
     try:
-        kind = sniff_unsafe(p) or ("a pickle" if _looks_like_pickle(p) else None)
+        kind = sniff_unsafe(p)
+        if kind is None and not _has_safetensors_header(p) and _looks_like_pickle(p):
+            kind = "a pickle"
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
     if kind is not None:

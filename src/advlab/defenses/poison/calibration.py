@@ -11,7 +11,9 @@ when a clean held-out set is given, on that set. Three rules turn it into flags:
   ``ceil((n + 1)(1 - fpr))``-th smallest value, so a fresh clean point exchangeable with them
   exceeds it with probability at most ``fpr`` (Vovk et al. 2005; Angelopoulos & Bates 2021,
   arXiv:2107.07511). A class with fewer than ``1 / fpr - 1`` clean points, where that order
-  statistic does not exist, uses the threshold of all clean points pooled.
+  statistic does not exist, uses the threshold of all clean points pooled. When only some
+  classes are eligible (Neural Cleanse scores only the points of the labels it flags), only
+  their clean points are pooled, and with too few of them for the rate nothing is flagged.
 - ``robust``: no held-out data; flag a point when the modified z-score of its statistic
   ``0.6745 (s - median) / MAD`` within its class exceeds 3.5 (Iglewicz & Hoaglin, "How to
   Detect and Handle Outliers", ASQC 1993). With ``MAD = 0`` (over half the class ties) the mean
@@ -21,6 +23,7 @@ when a clean held-out set is given, on that set. Three rules turn it into flags:
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from advlab.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
 
 CALIBRATIONS = ("default", "clean", "robust")
 ROBUST_Z = 3.5
@@ -69,26 +74,47 @@ def conformal_threshold(clean_scores: np.ndarray, fpr: float) -> float | None:
 
 def clean_flags(
     st: PoisonStatistic, fpr: float, *, per_class: bool = True
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Indices flagged by the ``clean`` rule and the threshold used per class."""
+) -> tuple[np.ndarray, dict[str, float | None]]:
+    """Indices flagged by the ``clean`` rule and the threshold used per class (``None``: no
+    threshold keeps the rate, nothing flagged)."""
     if st.clean_scores is None or st.y_clean is None:
         raise InputError("the clean rule needs a clean held-out set: detect(..., clean=(x, y))")
-    pooled = conformal_threshold(st.clean_scores, fpr)
-    if pooled is None:
+    need = math.ceil(1 / fpr - 1)
+    if len(st.clean_scores) < need:
         raise InputError(
-            f"the clean rule at fpr={fpr} needs at least {math.ceil(1 / fpr - 1)} clean points, "
+            f"the clean rule at fpr={fpr} needs at least {need} clean points, "
             f"got {len(st.clean_scores)}"
         )
-    flag = np.zeros(len(st.scores), dtype=bool)
-    thresholds: dict[str, float] = {}
     groups = np.unique(st.y) if per_class else [None]
+    pool = np.ones(len(st.clean_scores), dtype=bool)
+    if st.eligible is not None and not st.eligible.any():
+        return np.zeros(0, dtype=np.int64), {}
+    if st.eligible is not None:
+        # only the classes a rule may flag calibrate the pooled threshold: the statistic of an
+        # ineligible class is not computed (Neural Cleanse scores it 0) and would drag it down
+        groups = np.unique(st.y[st.eligible]) if per_class else [None]
+        pool = np.isin(st.y_clean, np.unique(st.y[st.eligible]))
+    pooled = conformal_threshold(st.clean_scores[pool], fpr)
+    if pooled is None:
+        # too few clean points of the eligible classes for this rate: no threshold keeps the
+        # promised clean-removal rate, so nothing is flagged
+        log.warning(
+            "the clean rule at fpr=%s has %d clean points of the eligible classes (needs %d): "
+            "nothing flagged",
+            fpr,
+            int(pool.sum()),
+            need,
+        )
+        pooled = math.inf
+    flag = np.zeros(len(st.scores), dtype=bool)
+    thresholds: dict[str, float | None] = {}
     for c in groups:
         in_c = np.ones(len(st.y), bool) if c is None else st.y == c
         thr = pooled
         if c is not None:
             own = conformal_threshold(st.clean_scores[st.y_clean == c], fpr)
             thr = pooled if own is None else own
-        thresholds["all" if c is None else str(int(c))] = thr
+        thresholds["all" if c is None else str(int(c))] = None if math.isinf(thr) else thr
         flag |= in_c & (st.scores > thr)
     return _eligible(flag, st), thresholds
 
