@@ -155,6 +155,38 @@ def table(bundle: Any, x: np.ndarray, y: np.ndarray, eps: float, peers: bool) ->
     return row
 
 
+COLUMNS = (
+    ("clean", "clean"),
+    ("fgsm", "FGSM"),
+    ("pgd40", "PGD-40"),
+    ("pgd40x5", "PGD-40 x 5 restarts"),
+    ("autoattack", "AutoAttack"),
+    ("torchattacks_pgd40", "torchattacks PGD-40"),
+    ("art_pgd40", "ART PGD-40"),
+    ("bare_loop_pgd40", "bare-loop PGD-40"),
+    ("torchattacks_autoattack", "torchattacks AutoAttack"),
+)
+
+
+def markdown(out: dict[str, Any]) -> str:
+    """The table of one run: robust accuracy (and seconds) per attack, per model."""
+    head = [c[1] for c in COLUMNS]
+    lines = ["| model | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for tag in ("standard", "pgd-at"):
+        row = out[tag]
+        cells = []
+        for key, _ in COLUMNS:
+            v = row.get(key)
+            if v is None:
+                cells.append("-")
+            elif isinstance(v, dict):
+                cells.append(f"{100 * v['acc']:.1f} % ({v['s']:.1f} s)")
+            else:
+                cells.append(f"{100 * v:.1f} %")
+        lines.append(f"| {tag} (trained in {row['train_s']:.0f} s) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dataset", default="mnist")
@@ -167,7 +199,12 @@ def main() -> None:
     ap.add_argument("--arch", default=None, help="cnn (default for images) or resnet")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--json")
+    ap.add_argument("--markdown", metavar="JSON", help="print the table of a finished run")
     args = ap.parse_args()
+    if args.markdown:
+        with open(args.markdown) as fh:
+            print(markdown(json.load(fh)))
+        return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     kw: dict[str, Any] = {}

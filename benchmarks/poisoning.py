@@ -8,6 +8,8 @@ the poisoned set, next to clean victims with the same seeds). Reproduce:
     nice -n 10 python benchmarks/poisoning.py defenses --seeds 5
     python benchmarks/poisoning.py wb --pairs 20 --victims 5 --executor processes --workers 16
     python benchmarks/poisoning.py wb --executor ray --address auto     # on a Ray cluster
+    python benchmarks/poisoning.py wb --dataset traffic_signs --pairs 20 --victims 3 \
+        --configs "advlab ens4 eps16/255,ART eps16/255" --executor processes --workers 16
 
 Results are written as JSON next to ``--out`` and summarised as markdown on stdout.
 """
@@ -51,27 +53,47 @@ WB_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _surrogate_state() -> dict[str, np.ndarray]:
+# The sweep's data: digits (the whole embedded set) or a generated traffic-sign subset (43
+# classes, 3x32x32; 60 signs per class keep a victim to about a CPU-minute), with the epochs
+# of the victims' and surrogates' recipe (Adam 1e-3, batch 64, SmallCNN).
+WB_DATA: dict[str, dict[str, Any]] = {
+    "digits": {"load": {}, "epochs": 30},
+    "traffic_signs": {"load": {"n_per_class": 60, "test_per_class": 10}, "epochs": 15},
+}
+
+
+@functools.lru_cache(maxsize=2)
+def wb_data(dataset: str) -> Any:
+    return load_dataset(dataset, seed=DATA_SEED, **WB_DATA[dataset]["load"])
+
+
+def wb_train(dataset: str, seed: int = 0) -> TrainConfig:
+    return TrainConfig(**{**TRAIN.to_dict(), "epochs": WB_DATA[dataset]["epochs"], "seed": seed})
+
+
+@functools.lru_cache(maxsize=2)
+def _surrogate_state(dataset: str = "digits") -> dict[str, np.ndarray]:
     from advlab.attacks.poisoning.victim import state_to_numpy, train_victim
 
-    ds = load_dataset("digits", seed=DATA_SEED)
-    spec = default_spec(ds.input_shape, 10)
-    cfg = TrainConfig(**{**TRAIN.to_dict(), "seed": 12345})
+    ds = wb_data(dataset)
+    spec = default_spec(ds.input_shape, ds.num_classes)
+    cfg = wb_train(dataset, 12345)
     return state_to_numpy(train_victim(spec, ds.x_train, ds.y_train, cfg))
 
 
-def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
+def wb_task(args: tuple[str, int, int, int, int, int, str]) -> dict[str, Any]:
     """Craft poisons for one (config, target, adversarial class), retrain victims."""
     torch.set_num_threads(1)
     logging.disable(logging.WARNING)
     from advlab.attacks.poisoning import PoisonedDataset, WitchesBrew, evaluate_poisoning
     from advlab.models import build
 
-    name, pair, ti, adv, victims, victim_seed = args
+    name, pair, ti, adv, victims, victim_seed, dataset = args
     cfg = WB_CONFIGS[name]
-    ds = load_dataset("digits", seed=DATA_SEED)
-    spec = default_spec(ds.input_shape, 10)
+    ds = wb_data(dataset)
+    k = int(ds.num_classes)
+    spec = default_spec(ds.input_shape, k)
+    train = wb_train(dataset)
     t0 = time.perf_counter()
     if cfg["method"] == "advlab":
         brew = WitchesBrew(
@@ -81,7 +103,7 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
             stagger=True,
             restarts=2,
             steps=250,
-            train=TRAIN.to_dict(),
+            train=train.to_dict(),
             seed=pair,
         )
         pds = brew.poison(ds.x_train, ds.y_train, x_target=ds.x_test[ti], target_class=adv)
@@ -93,13 +115,14 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
         from art.estimators.classification import PyTorchClassifier
 
         model = build(spec)
-        model.load_state_dict({k: torch.as_tensor(v) for k, v in _surrogate_state().items()})
+        state = _surrogate_state(dataset)
+        model.load_state_dict({n: torch.as_tensor(v) for n, v in state.items()})
         clf = PyTorchClassifier(
             model,
             loss=torch.nn.CrossEntropyLoss(),
             optimizer=torch.optim.Adam(model.parameters(), 1e-3),
-            input_shape=(1, 8, 8),
-            nb_classes=10,
+            input_shape=tuple(ds.input_shape),
+            nb_classes=k,
             clip_values=(0.0, 1.0),
         )
         atk = GradientMatchingAttack(
@@ -114,7 +137,7 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
         np.random.seed(pair)
         torch.manual_seed(pair)
         xp, _ = atk.poison(
-            ds.x_test[ti : ti + 1], np.eye(10)[[adv]], ds.x_train, np.eye(10)[ds.y_train]
+            ds.x_test[ti : ti + 1], np.eye(k)[[adv]], ds.x_train, np.eye(k)[ds.y_train]
         )
         xp = np.asarray(xp, dtype=np.float32)
         idx = np.flatnonzero(np.abs(xp - ds.x_train).reshape(len(xp), -1).max(1) > 0)
@@ -137,7 +160,7 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
         ds.x_test,
         ds.y_test,
         spec=spec,
-        train=TRAIN,
+        train=train,
         seeds=victims,
         seed=victim_seed,
         baseline=False,
@@ -145,6 +168,7 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
     linf = float(np.abs(np.asarray(pds.x) - ds.x_train).max())
     return {
         "config": name,
+        "dataset": dataset,
         "pair": pair,
         "target": ti,
         "true": int(ds.y_test[ti]),
@@ -158,18 +182,18 @@ def wb_task(args: tuple[str, int, int, int, int, int]) -> dict[str, Any]:
     }
 
 
-def clean_task(args: tuple[int, list[tuple[int, int]]]) -> dict[str, Any]:
+def clean_task(args: tuple[int, list[tuple[int, int]], str]) -> dict[str, Any]:
     """A clean victim (same seeds as the poisoned ones): baseline success on every pair."""
     torch.set_num_threads(1)
     from advlab.attacks.poisoning.victim import predict, train_victim
 
-    seed, pairs = args
-    ds = load_dataset("digits", seed=DATA_SEED)
+    seed, pairs, dataset = args
+    ds = wb_data(dataset)
     m = train_victim(
-        default_spec(ds.input_shape, 10),
+        default_spec(ds.input_shape, ds.num_classes),
         ds.x_train,
         ds.y_train,
-        TrainConfig(**{**TRAIN.to_dict(), "seed": seed}),
+        wb_train(dataset, seed),
     )
     pred = predict(m, ds.x_test)
     return {
@@ -179,7 +203,7 @@ def clean_task(args: tuple[int, list[tuple[int, int]]]) -> dict[str, Any]:
     }
 
 
-def wb_task_to_file(args: tuple[str, int, int, int, int, int, str]) -> dict[str, Any]:
+def wb_task_to_file(args: tuple[str, int, int, int, int, int, str, str]) -> dict[str, Any]:
     """:func:`wb_task`, its record written to ``out/wb-<config>-<pair>.json`` by the worker as
     soon as it finishes (so an interrupted sweep resumes, under any executor); a task whose
     file exists is not run again."""
@@ -196,13 +220,13 @@ def wb_task_to_file(args: tuple[str, int, int, int, int, int, str]) -> dict[str,
     return rec
 
 
-def clean_to_file(args: tuple[int, list[tuple[int, int]], str]) -> dict[str, Any]:
+def clean_to_file(args: tuple[int, list[tuple[int, int]], str, str]) -> dict[str, Any]:
     """:func:`clean_task` with its record kept in ``out/clean-<seed>.json``."""
-    seed, pairs, out = args
+    seed, pairs, dataset, out = args
     path = Path(out) / f"clean-{seed}.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    rec = clean_task((seed, pairs))
+    rec = clean_task((seed, pairs, dataset))
     path.write_text(json.dumps(rec))
     return rec
 
@@ -210,19 +234,20 @@ def clean_to_file(args: tuple[int, list[tuple[int, int]], str]) -> dict[str, Any
 def run_wb(a: argparse.Namespace) -> None:
     from advlab.parallel import get_executor, task_seeds
 
-    ds = load_dataset("digits", seed=DATA_SEED)
+    ds = wb_data(a.dataset)
+    k = int(ds.num_classes)
     rng = np.random.default_rng(a.seed)
     pairs = []
     for _ in range(a.pairs):
         ti = int(rng.integers(len(ds.x_test)))
-        adv = int(rng.choice([c for c in range(10) if c != ds.y_test[ti]]))
+        adv = int(rng.choice([c for c in range(k) if c != ds.y_test[ti]]))
         pairs.append((ti, adv))
     names = a.configs.split(",") if a.configs else list(WB_CONFIGS)
     victim_seed = 777  # the same victim seeds for every pair and method (paired comparison)
-    out = Path(a.out)
+    out = Path(a.out) if a.dataset == "digits" else Path(a.out) / a.dataset
     out.mkdir(parents=True, exist_ok=True)
     tasks = [
-        (n, p, ti, adv, a.victims, victim_seed, str(out))
+        (n, p, ti, adv, a.victims, victim_seed, a.dataset, str(out))
         for p, (ti, adv) in enumerate(pairs)
         for n in names
     ]
@@ -235,7 +260,9 @@ def run_wb(a: argparse.Namespace) -> None:
         opts = {"address": a.address, "num_cpus": a.workers if a.address is None else None}
     ex = get_executor(a.executor, **opts)
     seeds = task_seeds(victim_seed, a.victims)  # evaluate_poisoning's victim seeds
-    clean = ex.map(clean_to_file, [(s, pairs, str(out)) for s in seeds], description="clean")
+    clean = ex.map(
+        clean_to_file, [(s, pairs, a.dataset, str(out)) for s in seeds], description="clean"
+    )
     results = ex.map(wb_task_to_file, tasks, description="witches' brew")
     rows = [r for r in results if "error" not in r]
     for r in results:
@@ -253,8 +280,10 @@ def summarise_wb(
         f"\nclean victims: accuracy {mean_std([c['accuracy'] for c in clean])} %, target "
         f"already in the adversarial class: {100 * base.mean():.1f} %"
     )
+    n_poison = rows[0]["n_poison"] if rows else "?"
     print(
-        "\n| attack (1% budget = 13 poisons) | pairs | success % (mean ± std over victim seeds)"
+        f"\n| attack (1% budget = {n_poison} poisons) | pairs | success % (mean ± std over "
+        "victim seeds)"
         " | pairs won by majority | craft s/pair |"
     )
     print("|---|---|---|---|---|")
@@ -466,6 +495,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("section", choices=["wb", "backdoor", "defenses"])
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument(
+        "--dataset", choices=sorted(WB_DATA), default="digits", help="data of the wb sweep"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pairs", type=int, default=20)
     p.add_argument("--victims", type=int, default=5)
